@@ -1,0 +1,1 @@
+"""Media: RTP/RTCP and RFC 4733 packets (standard library), stream analysis (numpy)."""

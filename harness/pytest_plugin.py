@@ -1,0 +1,115 @@
+"""The pytest plugin (entry point `pytest11`): markers, options and the topology fixtures.
+
+- `topology` (session): brings the compose topology up once, or reuses it when it is
+  already healthy; takes it down at the end unless --keep-topology.
+- `call_pcap` (per test): one pcap per test under reports/pcaps/, written by tcpdump in
+  Asterisk's network namespace from before the test's first packet to after its last.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.topology.capture import CaptureResult
+    from harness.topology.topology import Topology
+
+MARKERS = {
+    "callflow": "end-to-end call flows against the real compose topology (pytest -m callflow)",
+    "integration": "tests against the real topology that are not call flows",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sip-harness", "SIP interoperability harness")
+    group.addoption(
+        "--keep-topology", action="store_true", default=False,
+        help="leave the compose topology running after the session; the next run reuses it",
+    )
+    group.addoption(
+        "--harness-net-prefix", default=None, metavar="A.B.C",
+        help="first three octets of the topology's /24 (default 192.168.100, the seed's; "
+        "or HARNESS_NET_PREFIX)",
+    )
+    group.addoption(
+        "--reports-dir", default=None, metavar="DIR",
+        help="where pcaps, SIPp logs and Asterisk logs go (default: reports/ in the repository)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+@dataclass
+class CallPcap:
+    """The test's capture: `stop()` before analysing; the fixture stops it otherwise."""
+
+    topology: "Topology"
+    relative: str
+    path: Path
+    started: float = field(default_factory=time.monotonic)
+    result: "CaptureResult | None" = None
+
+    def stop(self) -> "CaptureResult":
+        if self.result is None:
+            self.result = self.topology.capture.stop(self.relative)
+        return self.result
+
+
+@pytest.fixture(scope="session")
+def topology(request: pytest.FixtureRequest) -> Iterator["Topology"]:
+    from harness.topology.compose import TopologyError
+    from harness.topology.config import ConfigError, TopologyConfig
+    from harness.topology.http import ControlError
+    from harness.topology.topology import Topology
+
+    opts = request.config.option
+    reports = Path(opts.reports_dir).resolve() if opts.reports_dir else None
+    try:
+        config = TopologyConfig.from_env(net_prefix=opts.harness_net_prefix, reports=reports)
+        topo = Topology.create(config)
+    except (TopologyError, ConfigError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        topo.ensure_up()
+    except (TopologyError, ControlError) as exc:
+        if not opts.keep_topology:
+            try:
+                topo.down()
+            except TopologyError:
+                pass
+        pytest.fail(f"the topology did not come up: {exc}", pytrace=False)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("sip-harness: " + "; ".join(topo.notes))
+    yield topo
+    if opts.keep_topology:
+        return
+    try:
+        topo.down()
+    except TopologyError as exc:  # pragma: no cover - reported, not raised, at the end
+        if reporter is not None:
+            reporter.write_line(f"sip-harness: taking the topology down failed: {exc}")
+
+
+def _pcap_name(nodeid: str) -> str:
+    name = nodeid.split("::", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:150] or "test"
+
+
+@pytest.fixture
+def call_pcap(topology: "Topology", request: pytest.FixtureRequest) -> Iterator[CallPcap]:
+    relative = f"pcaps/{_pcap_name(request.node.nodeid)}.pcap"
+    path = topology.capture.start(relative)
+    pcap = CallPcap(topology, relative, path)
+    yield pcap
+    pcap.stop()

@@ -1,0 +1,1 @@
+"""Topology I/O: the compose lifecycle, the Docker engine, the capture agent and SIPp runs."""

@@ -1,0 +1,103 @@
+"""The compose lifecycle: up (reused when already up), health, logs, down.
+
+Prefers compose v2 (`docker compose`), falls back to docker-compose v1; the compose file
+stays within what both accept. Containers are found by compose's labels, never by name.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from harness.topology.config import TopologyConfig
+
+SERVICES = ("mediation", "asterisk", "capture", "softphone")
+
+
+class TopologyError(RuntimeError):
+    """The topology cannot be brought up or used; the message says what to do."""
+
+
+def find_compose() -> list[str]:
+    if shutil.which("docker") is None:
+        raise TopologyError(
+            "the docker command is not installed: run `make setup` (containers/bootstrap.sh)"
+        )
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise TopologyError(
+        "neither `docker compose` nor `docker-compose` is installed: run `make setup`"
+    )
+
+
+@dataclass
+class Compose:
+    config: TopologyConfig
+    command: list[str] = field(default_factory=find_compose)
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        cmd = [*self.command, "-p", self.config.project, "-f", str(self.config.compose_file), *args]
+        try:
+            return subprocess.run(
+                cmd, capture_output=True, text=True, env=self.config.compose_env(), timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise TopologyError(f"`{' '.join(cmd)}` did not finish within {timeout:.0f} s") from None
+
+    def check(self, *args: str, timeout: float = 300) -> str:
+        result = self.run(*args, timeout=timeout)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-15:]
+            raise TopologyError(
+                f"`compose {' '.join(args)}` failed (exit {result.returncode}):\n  "
+                + "\n  ".join(detail)
+            )
+        return result.stdout
+
+    def states(self) -> dict[str, str]:
+        """Service -> 'healthy' | 'starting' | 'unhealthy' | 'running' | 'exited' ..."""
+        from harness.topology.engine import Engine
+
+        return Engine.connect().service_states(self.config.project)
+
+    def is_up(self) -> bool:
+        states = self.states()
+        return all(states.get(s) == "healthy" for s in SERVICES)
+
+    def up(self, timeout: float = 120) -> float:
+        """Brings every service up and healthy; returns the seconds it took."""
+        self.config.reports.mkdir(parents=True, exist_ok=True)
+        (self.config.reports / "asterisk-log").mkdir(exist_ok=True)
+        start = time.monotonic()
+        if self.command == ["docker", "compose"]:
+            self.check("up", "-d", "--no-build", "--wait", "--wait-timeout", str(int(timeout)),
+                       timeout=timeout + 30)
+        else:
+            self.check("up", "-d", "--no-build", timeout=timeout)
+            self._wait_healthy(start + timeout)
+        return time.monotonic() - start
+
+    def _wait_healthy(self, deadline: float) -> None:
+        # docker-compose v1 has no --wait: watch the health states the engine reports.
+        while True:
+            states = self.states()
+            if all(states.get(s) == "healthy" for s in SERVICES):
+                return
+            bad = {s: v for s, v in states.items() if v in ("unhealthy", "exited", "dead")}
+            if bad or time.monotonic() > deadline:
+                raise TopologyError(
+                    f"services not healthy: {bad or states}; see `harness topology logs`"
+                )
+            time.sleep(0.25)
+
+    def down(self, timeout: float = 120) -> None:
+        self.check("down", "--volumes", "--remove-orphans", "--timeout", "3", timeout=timeout)
+
+    def logs(self, service: str, tail: int = 200) -> str:
+        result = self.run("logs", "--no-color", "--tail", str(tail), service, timeout=60)
+        return result.stdout + result.stderr

@@ -1,0 +1,65 @@
+"""The Docker engine through the docker SDK: find a service's container, exec in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.topology.compose import TopologyError
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Engine:
+    client: Any  # docker.DockerClient
+
+    @classmethod
+    def connect(cls) -> "Engine":
+        import docker  # imported here: sans-docker commands (sip-lint, rtp-stats) stay fast
+        from docker.errors import DockerException
+
+        try:
+            client = docker.from_env(timeout=30)
+            client.ping()
+        except DockerException as exc:
+            raise TopologyError(
+                f"no Docker engine answers ({exc.__class__.__name__}): start it, or run "
+                "`make setup` (containers/bootstrap.sh starts dockerd on Debian as root)"
+            ) from None
+        return cls(client)
+
+    def containers(self, project: str) -> dict[str, Any]:
+        found = self.client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={project}"}
+        )
+        return {c.labels.get("com.docker.compose.service", c.name): c for c in found}
+
+    def service_states(self, project: str) -> dict[str, str]:
+        states = {}
+        for service, c in self.containers(project).items():
+            state = c.attrs.get("State", {})
+            health = (state.get("Health") or {}).get("Status")
+            states[service] = health if state.get("Status") == "running" and health else state.get("Status", "?")
+        return states
+
+    def container(self, project: str, service: str) -> Any:
+        found = self.containers(project).get(service)
+        if found is None:
+            raise TopologyError(
+                f"the {service} service of project {project} is not running: "
+                "start the topology (`harness topology up`)"
+            )
+        return found
+
+    def exec(self, project: str, service: str, cmd: list[str], timeout: float | None = None) -> ExecResult:
+        container = self.container(project, service)
+        result = container.exec_run(cmd, demux=True)
+        out, err = result.output if result.output else (b"", b"")
+        return ExecResult(result.exit_code, (out or b"").decode(errors="replace"),
+                          (err or b"").decode(errors="replace"))

@@ -1,0 +1,86 @@
+"""The running topology as one object: what a test or the CLI drives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.topology.capture import CaptureControl
+from harness.topology.compose import Compose, TopologyError
+from harness.topology.config import TopologyConfig
+from harness.topology.engine import Engine
+from harness.topology.http import JsonClient
+from harness.topology.sipp import Softphone
+
+
+@dataclass
+class Topology:
+    config: TopologyConfig
+    compose: Compose
+    engine: Engine
+    capture: CaptureControl
+    mediation: JsonClient
+    softphone: Softphone
+    started_here: bool = False
+    up_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, config: TopologyConfig) -> "Topology":
+        engine = Engine.connect()
+        return cls(
+            config=config,
+            compose=Compose(config),
+            engine=engine,
+            capture=CaptureControl.at(config.capture_port, config.reports),
+            mediation=JsonClient("Mediation Server simulator",
+                                 f"http://127.0.0.1:{config.mediation_port}"),
+            softphone=Softphone(engine, config),
+        )
+
+    def sync_fixtures(self) -> None:
+        """Copies fixtures/asterisk into the run copy, file by file (the folder itself is
+        bind-mounted, so it must stay the same folder)."""
+        target = self.config.asterisk_fixtures
+        target.mkdir(parents=True, exist_ok=True)
+        source = self.config.fixtures / "asterisk"
+        wanted = {p.name for p in source.glob("*.conf")}
+        for stale in target.glob("*.conf"):
+            if stale.name not in wanted:
+                stale.unlink()
+        for conf in source.glob("*.conf"):
+            (target / conf.name).write_bytes(conf.read_bytes())
+
+    def ensure_up(self) -> None:
+        """Brings the topology up, or reuses it when every service is already healthy."""
+        self.sync_fixtures()
+        if self.compose.is_up():
+            self.reload_asterisk_fixtures()
+            self.notes.append("topology already up: reused")
+            return
+        self.up_seconds = self.compose.up()
+        self.started_here = True
+        self.notes.append(f"topology up in {self.up_seconds:.1f} s")
+
+    def down(self) -> None:
+        self.compose.down()
+
+    def asterisk(self, command: str) -> str:
+        """An Asterisk CLI command (`asterisk -rx`), e.g. 'pjsip show endpoints'."""
+        result = self.engine.exec(self.config.project, "asterisk", ["asterisk", "-rx", command])
+        if result.exit_code != 0:
+            raise TopologyError(f"asterisk -rx {command!r} failed: {result.stderr or result.stdout}")
+        return result.stdout
+
+    def reload_asterisk_fixtures(self) -> None:
+        """Re-renders /fixtures into /etc/asterisk and reloads (a test swapped a fixture)."""
+        render = self.engine.exec(self.config.project, "asterisk",
+                                  ["/usr/local/bin/entrypoint.sh", "render"])
+        if render.exit_code != 0:
+            raise TopologyError(f"rendering the Asterisk fixtures failed: {render.stderr}")
+        self.asterisk("module reload res_pjsip.so")
+        self.asterisk("dialplan reload")
+
+    def mediation_behaviour(self, **behaviour: Any) -> Any:
+        self.mediation.request("DELETE", "/behaviour")
+        return self.mediation.request("PUT", "/behaviour", behaviour) if behaviour else None
