@@ -1,0 +1,136 @@
+"""Calls, legs and dialogs from the SIP messages of one capture.
+
+A leg is the signalling between two hosts named by role (the Lync trunk between Asterisk
+and the Mediation Server; the softphone's leg between the softphone and Asterisk). On a
+leg, the call is the dialog of the first INVITE; OPTIONS (qualify) and REGISTER are
+other transactions and are set apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from harness.sip.message import Request, Response
+from harness.sip.uri import NameAddr, SipUri
+
+Message = Request | Response
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Address -> role name, for the hosts of the topology."""
+
+    by_address: dict[str, str]
+
+    def name(self, address: str) -> str:
+        return self.by_address.get(address, address)
+
+
+@dataclass(frozen=True)
+class SipEvent:
+    frame: int
+    time: float
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    transport: str
+    sender: str  # role
+    receiver: str  # role
+    msg: Message
+
+    @property
+    def is_request(self) -> bool:
+        return isinstance(self.msg, Request)
+
+    @property
+    def method(self) -> str:
+        return self.msg.cseq[1]
+
+    @property
+    def cseq(self) -> int:
+        return self.msg.cseq[0]
+
+    def label(self) -> str:
+        if isinstance(self.msg, Request):
+            return self.msg.method
+        return f"{self.msg.status} {self.msg.reason} ({self.method})"
+
+    def describe(self) -> str:
+        return f"{self.label()} {self.sender}->{self.receiver} at frame {self.frame}"
+
+
+@dataclass
+class Leg:
+    name: str
+    transport: str
+    roles: tuple[str, str]
+    events: list[SipEvent] = field(default_factory=list)  # the call's dialog, in order
+    others: list[SipEvent] = field(default_factory=list)  # OPTIONS, REGISTER, other calls
+
+    @property
+    def call_id(self) -> str | None:
+        return self.events[0].msg.call_id if self.events else None
+
+    @property
+    def caller(self) -> str | None:
+        first = next((e for e in self.events if e.is_request and e.method == "INVITE"), None)
+        return first.sender if first else None
+
+    def find(self, pred: Callable[[SipEvent], bool], after: int = -1) -> tuple[int, SipEvent | None]:
+        """The first event past index `after` that matches, with its index (or -1, None)."""
+        for i in range(after + 1, len(self.events)):
+            if pred(self.events[i]):
+                return i, self.events[i]
+        return -1, None
+
+    def requests(self, method: str | None = None, sender: str | None = None) -> list[SipEvent]:
+        return [e for e in self.events if e.is_request
+                and (method is None or e.method == method)
+                and (sender is None or e.sender == sender)]
+
+    def responses_to(self, request: SipEvent) -> list[SipEvent]:
+        return [e for e in self.events if not e.is_request
+                and e.msg.cseq == request.msg.cseq and e.sender == request.receiver]
+
+
+def build_leg(name: str, transport: str, roles: tuple[str, str], events: Iterable[SipEvent]) -> Leg:
+    leg = Leg(name, transport, roles)
+    mine = [e for e in events if {e.sender, e.receiver} == set(roles)]
+    call_id = next((e.msg.call_id for e in mine if e.is_request and e.method == "INVITE"), None)
+    for e in mine:
+        if call_id is not None and e.msg.call_id == call_id:
+            leg.events.append(e)
+        else:
+            leg.others.append(e)
+    return leg
+
+
+def to_events(captured: Iterable[object], roles: Roles) -> tuple[list[SipEvent], list[str]]:
+    """CapturedSip records -> SipEvents; unparsable messages become problems to report."""
+    events: list[SipEvent] = []
+    problems: list[str] = []
+    for c in captured:
+        msg = getattr(c, "message", None)
+        if msg is None:
+            problems.append(f"frame {getattr(c, 'frame', '?')}: SIP message that does not parse: "
+                            f"{getattr(c, 'error', None)}")
+            continue
+        events.append(SipEvent(
+            frame=c.frame, time=c.time, src=c.src, sport=c.sport, dst=c.dst,  # type: ignore[attr-defined]
+            dport=c.dport, transport=c.transport,  # type: ignore[attr-defined]
+            sender=roles.name(c.src), receiver=roles.name(c.dst), msg=msg,  # type: ignore[attr-defined]
+        ))
+    return events, problems
+
+
+def uri_of(value: str | None) -> SipUri | None:
+    """The SIP URI in a Contact/From/To value (RFC 3261 20.10: in a bare addr-spec the
+    parameters after the first ';' belong to the header, not the URI)."""
+    if not value:
+        return None
+    try:
+        return NameAddr.parse(value).uri
+    except ValueError:
+        return None

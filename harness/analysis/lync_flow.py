@@ -1,0 +1,222 @@
+"""The seed's twelve steps ("Detailed Call Flow"), checked from one capture.
+
+Both legs of the gateway are checked: the Lync trunk (Asterisk <-> Mediation Server, TCP)
+step by step as the seed's trace shows it, and the softphone's leg (UDP) for the messages
+that must match (INVITE relayed, 180/183, 200, ACK, hold and resume passed through, BYE
+relayed). Then the header rules, the SDP rules and the RTP rules on each leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.analysis.legs import Leg, Roles, SipEvent, build_leg, to_events, uri_of
+from harness.analysis.rtp_rules import MediaTimeline, check_leg_media
+from harness.analysis.sdp_rules import check_codecs, check_directions, check_origin_versions, sdp_events
+from harness.analysis.sip_rules import check_leg_headers
+from harness.analysis.verdict import Verdict
+
+ASTERISK, MEDIATION, SOFTPHONE = "Asterisk", "Mediation Server", "Softphone"
+LYNC_LEG, PHONE_LEG = "Lync trunk (TCP)", "softphone (UDP)"
+LYNC_NUMBER = "+14255550150"
+
+
+@dataclass
+class Cursor:
+    """Walks a leg in order: each step is looked for after the previous one."""
+
+    v: Verdict
+    leg: Leg
+    at: int = -1
+
+    def expect(self, step: str, subject: str, pred: Callable[[SipEvent], bool],
+               expected: str, advance: bool = True) -> SipEvent | None:
+        idx, event = self.leg.find(pred, self.at)
+        if event is None:
+            rest = [e.describe() for e in self.leg.events[self.at + 1:self.at + 6]]
+            self.v.check(step, self.leg.name, subject, False, expected,
+                         "not found" + (f"; next on this leg: {', '.join(rest)}" if rest else
+                                        "; nothing more on this leg"))
+            return None
+        self.v.check(step, self.leg.name, subject, True, expected, event.describe(), event.frame)
+        if advance:
+            self.at = idx
+        return event
+
+
+def req(method: str, sender: str, pred: Callable[[SipEvent], bool] | None = None) -> Callable[[SipEvent], bool]:
+    return lambda e: e.is_request and e.msg.method == method and e.sender == sender and (pred is None or pred(e))
+
+
+def resp(status: int | tuple[int, ...], method: str, sender: str) -> Callable[[SipEvent], bool]:
+    wanted = (status,) if isinstance(status, int) else status
+    return lambda e: (not e.is_request and e.msg.status in wanted and e.method == method
+                      and e.sender == sender)
+
+
+def direction_is(*dirs: str) -> Callable[[SipEvent], bool]:
+    def pred(e: SipEvent) -> bool:
+        try:
+            sdp = e.msg.sdp()
+        except ValueError:
+            return False
+        audio = sdp.audio if sdp else None
+        return audio is not None and audio.direction in dirs
+    return pred
+
+
+def user_of(value: str | None) -> str | None:
+    uri = uri_of(value)
+    return uri.user if uri else None
+
+
+def check_lync_flow(captured: list[object], media: object, roles: Roles, pcap: Path | None,
+                    direction: str, flow: str) -> Verdict:
+    """`direction`: 'outbound' (softphone calls Lync) or 'inbound' (Lync calls 1000)."""
+    v = Verdict(flow, pcap)
+    events, problems = to_events(captured, roles)
+    for p in problems:
+        v.check("capture", "-", "SIP parse", False, "every SIP message in the pcap parses", p)
+    lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+    phone = build_leg(PHONE_LEG, "UDP", (ASTERISK, SOFTPHONE), events)
+    if not lync.events and not phone.events:
+        v.check("1", LYNC_LEG, "INVITE", False, "a call in the capture", "no INVITE on either leg")
+        return v
+    timeline = MediaTimeline()
+    if direction == "outbound":
+        _outbound_steps(v, lync, phone, timeline)
+    else:
+        _inbound_steps(v, lync, phone, timeline)
+    for leg in (lync, phone):
+        if leg.events:
+            check_leg_headers(v, leg, gateway=ASTERISK)
+            check_codecs(v, leg, senders=(ASTERISK, MEDIATION))
+            check_origin_versions(v, leg)
+            check_directions(v, leg)
+    check_leg_media(v, media, lync, timeline.of(LYNC_LEG))
+    check_leg_media(v, media, phone, timeline.of(PHONE_LEG))
+    return v
+
+
+def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Callable[[SipEvent], bool],
+                invite_text: str, lync_style: bool) -> tuple[SipEvent | None, SipEvent | None]:
+    """Steps 1-6 on one leg; returns the INVITE and its 200."""
+    invite = c.expect("1", "INVITE", req("INVITE", caller, invite_pred), invite_text)
+    if invite is not None:
+        v.equal("1", c.leg.name, "INVITE transport", c.leg.transport, invite.transport, invite.frame)
+    c.expect("2", "100 Trying", resp(100, "INVITE", callee), f"100 Trying from {callee}", advance=False)
+    if lync_style:
+        # The seed's steps 3 and 4: 183 Session Progress without SDP, then 180 Ringing.
+        p183 = c.expect("3", "183 Session Progress", resp(183, "INVITE", callee),
+                        f"183 Session Progress from {callee}", advance=False)
+        if p183 is not None:
+            v.equal("3", c.leg.name, "183 body", 0, len(p183.msg.body), p183.frame)
+        c.expect("4", "180 Ringing", resp(180, "INVITE", callee), f"180 Ringing from {callee}",
+                 advance=False)
+    else:
+        c.expect("3-4", "ringing", resp((180, 183), "INVITE", callee),
+                 f"180 Ringing or 183 Session Progress relayed by {callee}", advance=False)
+    ok = c.expect("5", "200 OK", lambda e: resp(200, "INVITE", callee)(e) and bool(e.msg.body),
+                  f"200 OK with SDP from {callee}")
+    ack = c.expect("6", "ACK", req("ACK", caller), f"ACK from {caller}")
+    if ok is not None and ack is not None:
+        contact = uri_of(ok.msg.headers.get("Contact"))
+        v.check("6", c.leg.name, "ACK Request-URI", contact is not None and ack.msg.uri == str(contact),
+                f"the 200's Contact URI {contact}", ack.msg.uri, ack.frame)
+        if contact is not None:
+            host = contact.maddr or contact.host
+            port = contact.port or 5060
+            v.check("6", c.leg.name, "ACK destination", (ack.dst, ack.dport) == (host, port),
+                    f"{host}:{port} (the Contact's {'maddr' if contact.maddr else 'host'} and port)",
+                    f"{ack.dst}:{ack.dport}", ack.frame)
+        if invite is not None:
+            v.equal("6", c.leg.name, "ACK CSeq", invite.cseq, ack.cseq, ack.frame)
+    return invite, ok
+
+
+def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: bool,
+                     timeline: MediaTimeline) -> None:
+    """Steps 8-12 on one leg. `holder` sends the hold/resume re-INVITEs and the BYE."""
+    leg = c.leg.name
+    held_dirs = ("inactive",) if not passed_on else ("sendonly", "inactive")
+    hold_text = ("re-INVITE with a=inactive (seed step 8; MS-SDPEXT: Lync holds with inactive)"
+                 if not passed_on else "the hold passed on as a re-INVITE with a=sendonly or a=inactive")
+    hold = c.expect("8", "hold re-INVITE", req("INVITE", holder, direction_is(*held_dirs)), hold_text)
+    if hold is not None:
+        ok = c.expect("8", "hold 200 OK", lambda e: resp(200, "INVITE", other)(e) and e.cseq == hold.cseq,
+                      f"200 OK from {other} to the hold")
+        ack = c.expect("8", "hold ACK", lambda e: req("ACK", holder)(e) and e.cseq == hold.cseq,
+                       f"ACK from {holder}")
+        if ok is not None:
+            timeline.held_from(leg, (ack or ok).time)
+    resume = c.expect("9", "resume re-INVITE", req("INVITE", holder, direction_is("sendrecv")),
+                      "re-INVITE with a=sendrecv (seed step 9)")
+    if resume is not None:
+        ok = c.expect("9", "resume 200 OK", lambda e: resp(200, "INVITE", other)(e) and e.cseq == resume.cseq,
+                      f"200 OK from {other} to the resume")
+        if ok is not None:
+            sdp = ok.msg.sdp()
+            audio = sdp.audio if sdp else None
+            v.check("9", leg, "resume answer direction", audio is not None and audio.direction == "sendrecv",
+                    "a=sendrecv (seed step 9: the 200 OK with a=sendrecv takes the call off hold)",
+                    f"a={audio.direction}" if audio else "no SDP", ok.frame)
+        ack = c.expect("9", "resume ACK", lambda e: req("ACK", holder)(e) and e.cseq == resume.cseq,
+                       f"ACK from {holder}")
+        timeline.resumed_at(leg, (ack or ok or resume).time)
+    bye = c.expect("10", "BYE", req("BYE", holder), f"BYE from {holder} (seed step 10)")
+    if bye is not None:
+        done = c.expect("11", "200 OK to BYE", lambda e: resp(200, "BYE", other)(e) and e.cseq == bye.cseq,
+                        f"200 OK from {other} (seed step 11)")
+        timeline.ended_at(leg, (done or bye).time)
+
+
+def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
+    # The softphone's leg: its INVITE (after the 401 challenge) and the answer relayed to it.
+    pc = Cursor(v, phone)
+    p_inv, p_ok = _call_setup(
+        v, pc, SOFTPHONE, ASTERISK,
+        lambda e: e.msg.headers.get("Authorization") is not None,
+        f"INVITE {LYNC_NUMBER} with credentials from the softphone (seed step 1)", lync_style=False)
+    if p_inv is not None:
+        v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, p_inv.msg.sip_uri.user, p_inv.frame)
+    lc = Cursor(v, lync)
+    inv, ok = _call_setup(v, lc, ASTERISK, MEDIATION, lambda e: True,
+                          f"INVITE {LYNC_NUMBER} from Asterisk over TCP (seed step 1)", lync_style=True)
+    if inv is not None:
+        v.equal("1", LYNC_LEG, "Request-URI user (+ added toward Lync)", LYNC_NUMBER,
+                inv.msg.sip_uri.user, inv.frame)
+        v.equal("1", LYNC_LEG, "To user", LYNC_NUMBER, user_of(inv.msg.headers.get("To")), inv.frame)
+        v.equal("1", LYNC_LEG, "From user (the softphone's number)", "1000",
+                user_of(inv.msg.headers.get("From")), inv.frame)
+    if ok is not None:
+        timeline.answered_at(LYNC_LEG, ok.time)
+    if p_ok is not None:
+        timeline.answered_at(PHONE_LEG, p_ok.time)
+    _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
+    _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+
+
+def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
+    lc = Cursor(v, lync)
+    inv, ok = _call_setup(v, lc, MEDIATION, ASTERISK, lambda e: True,
+                          "INVITE +1000 from the Mediation Server", lync_style=False)
+    if inv is not None:
+        v.equal("1", LYNC_LEG, "Request-URI user", "+1000", inv.msg.sip_uri.user, inv.frame)
+    pc = Cursor(v, phone)
+    p_inv, p_ok = _call_setup(v, pc, ASTERISK, SOFTPHONE, lambda e: True,
+                              "INVITE 1000 relayed to the softphone", lync_style=False)
+    if p_inv is not None:
+        v.equal("1", PHONE_LEG, "Request-URI user", "1000", p_inv.msg.sip_uri.user, p_inv.frame)
+        v.equal("1", PHONE_LEG, "caller number (+ dropped toward the softphone)", LYNC_NUMBER[1:],
+                user_of(p_inv.msg.headers.get("From")), p_inv.frame)
+    if ok is not None:
+        timeline.answered_at(LYNC_LEG, ok.time)
+    if p_ok is not None:
+        timeline.answered_at(PHONE_LEG, p_ok.time)
+    _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
+    _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+
+
+__all__ = ["check_lync_flow", "sdp_events"]

@@ -1,0 +1,175 @@
+"""RTP rules on one leg, from the capture's streams (harness.media: Wireshark's figures).
+
+Seed step 7 (media both ways once answered), 8 (none while held, after the hold's 200/ACK
+and a small margin), 9 (back after the resume), 12 (none after the BYE's 200); RFC 3550:
+one SSRC per direction, sequence +1, timestamp +160 per 20 ms PCMU packet, payload type 0;
+and the RTP really goes where the receiver's c= and m= lines said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.legs import Leg
+from harness.analysis.sdp_rules import sdp_events
+from harness.analysis.verdict import Verdict
+
+# Packets already in flight when a hold, resume or BYE is signalled: 5 packetisation
+# intervals. Spacing tolerance for 20 ms packets measured on the receive side.
+MARGIN_S = 0.1
+PTIME_S = 0.020
+MEAN_TOLERANCE_S = 0.002
+MAX_DELTA_S = 0.060
+MIN_PACKETS_PER_SEGMENT = 10
+
+
+@dataclass
+class LegTimes:
+    answered: float | None = None
+    held: float | None = None
+    resumed: float | None = None
+    ended: float | None = None
+
+
+@dataclass
+class MediaTimeline:
+    legs: dict[str, LegTimes] = field(default_factory=dict)
+
+    def of(self, leg: str) -> LegTimes:
+        return self.legs.setdefault(leg, LegTimes())
+
+    def answered_at(self, leg: str, t: float) -> None:
+        self.of(leg).answered = t
+
+    def held_from(self, leg: str, t: float) -> None:
+        self.of(leg).held = t
+
+    def resumed_at(self, leg: str, t: float) -> None:
+        self.of(leg).resumed = t
+
+    def ended_at(self, leg: str, t: float) -> None:
+        self.of(leg).ended = t
+
+
+@dataclass
+class Direction:
+    """All RTP packets from one host to the address:port the receiver advertised."""
+
+    sender: str
+    receiver: str
+    target: tuple[str | None, int | None]
+    streams: list[Any]
+    time: np.ndarray
+    seq: np.ndarray
+    timestamp: np.ndarray
+    pt: np.ndarray
+    ssrcs: list[int]
+
+
+def _targets(leg: Leg) -> dict[str, tuple[str, tuple[str | None, int | None]]]:
+    """Role -> (its host address on this leg, where it asked for RTP in its first SDP)."""
+    out: dict[str, tuple[str, tuple[str | None, int | None]]] = {}
+    for s in sdp_events(leg):
+        role = s.event.sender
+        if role not in out:
+            out[role] = (s.event.src, s.rtp_target)
+    return out
+
+
+def _direction(streams: list[Any], sender: str, sender_addr: str, receiver: str,
+               target: tuple[str | None, int | None]) -> Direction:
+    mine = [s for s in streams if s.src == sender_addr and (s.dst, s.dst_port) == target]
+    if mine:
+        time = np.concatenate([s.time for s in mine])
+        order = np.argsort(time, kind="stable")
+        cat = lambda name: np.concatenate([getattr(s, name) for s in mine])[order]  # noqa: E731
+        return Direction(sender, receiver, target, mine, time[order], cat("seq"), cat("timestamp"),
+                         cat("pt"), sorted({int(s.ssrc) for s in mine}))
+    empty = np.zeros(0)
+    return Direction(sender, receiver, target, [], empty, empty, empty, empty, [])
+
+
+def check_leg_media(v: Verdict, capture: Any, leg: Leg, times: LegTimes) -> None:
+    if not leg.events or times.answered is None:
+        return
+    targets = _targets(leg)
+    a, b = leg.roles
+    if a not in targets or b not in targets:
+        v.check("7", leg.name, "SDP on both sides", False, "an SDP from each side of the leg",
+                f"SDP from {sorted(targets)} only")
+        return
+    streams = capture.rtp_streams()
+    for sender, receiver in ((a, b), (b, a)):
+        d = _direction(streams, sender, targets[sender][0], receiver, targets[receiver][1])
+        _check_direction(v, leg.name, d, times)
+
+
+def _window(d: Direction, start: float | None, end: float | None) -> np.ndarray:
+    lo = -np.inf if start is None else start
+    hi = np.inf if end is None else end
+    return (d.time > lo) & (d.time < hi)
+
+
+def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
+    who = f"{d.sender} -> {d.receiver}"
+    host, port = d.target
+    if not v.check("7", leg, f"RTP {who}", len(d.time) > 0,
+                   f"RTP to {host}:{port}, the c= and m= {d.receiver} advertised",
+                   f"{len(d.time)} packets there" if len(d.time) else "no RTP to that address and port"):
+        return
+    # Loss, duplicates and reordering over the whole direction, as Wireshark counts them.
+    for stream in d.streams:
+        st = stream.stats()
+        v.check("7", leg, f"RTP {who} loss (0x{st.ssrc:08X})",
+                st.lost == 0 and st.duplicates == 0 and st.out_of_order == 0,
+                "no packet lost, duplicated or out of order",
+                f"{st.lost} lost, {st.duplicates} duplicated, {st.out_of_order} out of order "
+                f"of {st.packets} (expected {st.expected})", st.first_frame)
+    first_talk_end = t.held if t.held is not None else t.ended
+    talk = [(t.answered, first_talk_end)]
+    if t.resumed is not None:
+        talk.append((t.resumed, t.ended))
+    for n, (start, end) in enumerate(talk):
+        step = "7" if n == 0 else "9"
+        sel = _window(d, start + MARGIN_S if start else None, end - MARGIN_S if end else None)
+        count = int(sel.sum())
+        v.check(step, leg, f"RTP {who} {'after the answer' if n == 0 else 'after the resume'}",
+                count >= MIN_PACKETS_PER_SEGMENT, f"at least {MIN_PACKETS_PER_SEGMENT} packets",
+                f"{count} packets")
+        if count < 2:
+            continue
+        times, seqs, stamps = d.time[sel], d.seq[sel].astype(np.int64), d.timestamp[sel].astype(np.int64)
+        deltas = np.diff(times)
+        v.check(step, leg, f"RTP {who} spacing", abs(float(deltas.mean()) - PTIME_S) <= MEAN_TOLERANCE_S
+                and float(deltas.max()) <= MAX_DELTA_S,
+                f"mean {PTIME_S * 1000:.0f} ms +- {MEAN_TOLERANCE_S * 1000:.0f}, max <= {MAX_DELTA_S * 1000:.0f} ms",
+                f"mean {deltas.mean() * 1000:.2f} ms, max {deltas.max() * 1000:.2f} ms over {count} packets")
+        seq_steps = np.diff(seqs) % 65536
+        v.check(step, leg, f"RTP {who} sequence", bool((seq_steps == 1).all()), "+1 per packet",
+                "+1 per packet" if (seq_steps == 1).all() else
+                f"steps {sorted(set(int(x) for x in seq_steps))[:6]}")
+        ts_steps = np.diff(stamps) % (1 << 32)
+        v.check(step, leg, f"RTP {who} timestamp", bool((ts_steps == 160).all()),
+                "+160 per packet (20 ms at 8 kHz)",
+                "+160 per packet" if (ts_steps == 160).all() else
+                f"steps {sorted(set(int(x) for x in ts_steps))[:6]}")
+    pts = sorted(set(int(x) for x in d.pt))
+    v.check("7", leg, f"RTP {who} payload type", pts == [0] or pts == [0, 101], "0 (PCMU), with 101 for DTMF",
+            str(pts))
+    v.check("7", leg, f"RTP {who} SSRC", len(d.ssrcs) == 1, "one SSRC for the direction",
+            ", ".join(f"0x{s:08X}" for s in d.ssrcs))
+    if t.held is not None and t.resumed is not None:
+        held = _window(d, t.held + MARGIN_S, t.resumed - MARGIN_S)
+        stray = d.time[held]
+        v.check("8", leg, f"RTP {who} while held", len(stray) == 0,
+                f"none from {MARGIN_S * 1000:.0f} ms after the hold's ACK to the resume",
+                "none" if len(stray) == 0 else
+                f"{len(stray)} packets, the first {stray[0] - t.held:.3f} s after the hold")
+    if t.ended is not None:
+        late = d.time[d.time > t.ended + MARGIN_S]
+        v.check("12", leg, f"RTP {who} after the BYE", len(late) == 0,
+                f"none from {MARGIN_S * 1000:.0f} ms after the BYE's 200 OK",
+                "none" if len(late) == 0 else f"{len(late)} packets, the last {late[-1] - t.ended:.3f} s after")

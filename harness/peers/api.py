@@ -1,0 +1,131 @@
+"""The Mediation Server simulator's control API (JSON over HTTP/1.1).
+
+GET    /health                        {"ok": true}
+GET    /behaviour                     the current behaviour
+PUT    /behaviour                     body: partial behaviour, merged into the defaults
+DELETE /behaviour                     back to the defaults
+POST   /calls                         {"to", "from"?, "auth_user"?, "auth_password"?,
+                                       behaviour overrides...} -> {"id": "..."}
+GET    /calls                         every call record
+GET    /calls/<id>|last[?wait=ended|<state>&timeout=10]
+                                      one record; with wait, long-poll (408 + record
+                                      on timeout)
+DELETE /calls                         forget every record
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+from harness.peers.behaviour import Behaviour, BehaviourError
+from harness.peers.control import HttpError, HttpRequest, HttpResponse
+from harness.peers.records import FINAL_STATES, STATES, CallRecord, CallStore
+
+MAX_WAIT_S = 600.0
+
+
+class Simulator(Protocol):
+    store: CallStore
+    behaviour: Behaviour
+
+    def sync_records(self) -> None: ...
+
+    def place_call(self, body: dict[str, Any]) -> CallRecord: ...
+
+
+def _object(request: HttpRequest) -> dict[str, Any]:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise HttpError(400, "body must be a JSON object")
+    return body
+
+
+class MediationApi:
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        parts = [p for p in request.path.split("/") if p]
+        method = request.method
+        if parts == ["health"]:
+            self._allow(method, "GET")
+            return HttpResponse(200, {"ok": True})
+        if parts == ["behaviour"]:
+            return self._behaviour(method, request)
+        if parts == ["calls"]:
+            return self._calls(method, request)
+        if len(parts) == 2 and parts[0] == "calls":
+            self._allow(method, "GET")
+            return await self._one_call(parts[1], request)
+        raise HttpError(404, f"no such resource: {method} {request.path}")
+
+    @staticmethod
+    def _allow(method: str, *allowed: str) -> None:
+        if method not in allowed:
+            raise HttpError(
+                405, f"method {method} not allowed here (allowed: {', '.join(allowed)})"
+            )
+
+    def _behaviour(self, method: str, request: HttpRequest) -> HttpResponse:
+        self._allow(method, "GET", "PUT", "DELETE")
+        if method == "PUT":
+            try:
+                self._sim.behaviour = Behaviour().merged(_object(request))
+            except BehaviourError as exc:
+                raise HttpError(400, str(exc), {"error": str(exc), "field": exc.field}) from None
+        elif method == "DELETE":
+            self._sim.behaviour = Behaviour()
+        return HttpResponse(200, self._sim.behaviour.to_json())
+
+    def _calls(self, method: str, request: HttpRequest) -> HttpResponse:
+        self._allow(method, "GET", "POST", "DELETE")
+        store = self._sim.store
+        if method == "POST":
+            try:
+                record = self._sim.place_call(_object(request))
+            except BehaviourError as exc:
+                raise HttpError(400, str(exc), {"error": str(exc), "field": exc.field}) from None
+            return HttpResponse(200, {"id": record.id, "call_id": record.call_id})
+        if method == "DELETE":
+            count = len(store.all())
+            store.clear()
+            return HttpResponse(200, {"deleted": count})
+        self._sim.sync_records()
+        return HttpResponse(200, [r.to_json() for r in store.all()])
+
+    async def _one_call(self, which: str, request: HttpRequest) -> HttpResponse:
+        store = self._sim.store
+        wait = request.query.get("wait")
+        if wait is not None and wait != "ended" and wait not in STATES:
+            raise HttpError(400, f"wait: must be 'ended' or a state ({', '.join(STATES)})")
+        try:
+            timeout = float(request.query.get("timeout", "10"))
+        except ValueError:
+            raise HttpError(400, "timeout: must be a number of seconds") from None
+        if not math.isfinite(timeout) or not 0 <= timeout <= MAX_WAIT_S:
+            raise HttpError(400, f"timeout: must be between 0 and {MAX_WAIT_S:g} seconds")
+
+        pinned: CallRecord | None = store.last() if which == "last" else store.get(which)
+        if pinned is None and (which != "last" or wait is None):
+            raise HttpError(404, f"no call {which!r}")
+        if wait is None:
+            assert pinned is not None
+            self._sim.sync_records()
+            return HttpResponse(200, pinned.to_json())
+
+        def reached() -> bool:
+            nonlocal pinned
+            if pinned is None:
+                pinned = store.last()  # "last" with no call yet: wait for the first one
+                if pinned is None:
+                    return False
+            if pinned.state in FINAL_STATES:
+                return True
+            return wait != "ended" and pinned.state == wait
+
+        ok = await store.wait_for(reached, timeout)
+        self._sim.sync_records()
+        if pinned is None:
+            raise HttpError(408, "no call arrived before the timeout")
+        return HttpResponse(200 if ok else 408, pinned.to_json())

@@ -1,0 +1,41 @@
+"""A real fault in the gateway's configuration must fail the flow at the step it breaks.
+
+The seed's to_lync peer must use TCP (Lync 2010's Mediation Server takes direct SIP over
+TCP only). Here the fixture is broken on purpose (to_lync over UDP), Asterisk reloads it,
+and the outbound flow must fail at step 1 on the Lync trunk, with the pcap kept.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.analysis.lync_flow import LYNC_LEG
+from harness.flows import lync
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def trunk_over_udp(topology):
+    conf = topology.config.asterisk_fixtures / "pjsip.conf"
+    original = conf.read_text()
+    broken = original.replace("transport=transport-tcp", "transport=transport-udp").replace(
+        "\\;transport=tcp", "\\;transport=udp")
+    assert broken != original, "the fixture no longer has the lines this test breaks"
+    conf.write_text(broken)
+    topology.reload_asterisk_fixtures()
+    yield
+    conf.write_text(original)
+    topology.reload_asterisk_fixtures()
+
+
+def test_trunk_over_udp_fails_at_step_1_with_pcap(topology, call_pcap, trunk_over_udp):
+    run = lync.outbound(topology, call_pcap)
+    verdict = lync.verify(run, "outbound")
+    assert not verdict.ok, verdict.report()
+    first = verdict.failures[0]
+    assert (first.step, first.leg) == ("1", LYNC_LEG), verdict.report()
+    report = verdict.report()
+    assert "first failure at step 1 on the Lync trunk (TCP) leg" in report
+    assert str(call_pcap.path) in report
+    assert call_pcap.path.exists() and call_pcap.path.stat().st_size > 24

@@ -1,0 +1,43 @@
+"""Shared samples for the harness.sip unit tests: the seed trace, reconstructed byte-exact.
+
+The seed chapter's messages (fixtures/sip/seed/) had their URIs hidden by the web page the
+text was copied from; the files restore them (``sip:+14255550150@192.168.100.20`` etc.).
+Their bodies match the Content-Length values printed in the seed (312, 259, 271, 267) with
+CRLF line ends, once the INVITE's two lost ``a=rtpmap`` lines (3 GSM, 8 PCMA) are restored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "sip" / "seed"
+SEED_FILES = sorted(SEED_DIR.glob("*.sip"))
+
+
+def seed(name: str) -> bytes:
+    """The bytes of fixtures/sip/seed/<name>*.sip (name: a prefix such as ``"05"``)."""
+    found = [p for p in SEED_FILES if p.name.startswith(name)]
+    assert len(found) == 1, f"no single seed file for {name!r}: {found}"
+    return found[0].read_bytes()
+
+
+def crlf(text: str) -> bytes:
+    """``text`` (written with LF) as bytes with CRLF line ends."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+#: The Lync leg (Asterisk <-> Mediation Server, TCP) in wire order, as one stream.
+LYNC_LEG = ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
+
+OPTIONS = crlf(
+    """OPTIONS sip:1000@192.168.100.10 SIP/2.0
+Via: SIP/2.0/UDP 192.168.100.40:5060;branch=z9hG4bK-opt-1
+Max-Forwards: 70
+From: <sip:probe@192.168.100.40>;tag=p1
+To: <sip:1000@192.168.100.10>
+Call-ID: opt-1@192.168.100.40
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"""
+)
