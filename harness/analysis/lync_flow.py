@@ -35,7 +35,13 @@ class Cursor:
                expected: str, advance: bool = True) -> SipEvent | None:
         idx, event = self.leg.find(pred, self.at)
         if event is None:
-            rest = [e.describe() for e in self.leg.events[self.at + 1:self.at + 6]]
+            # What came instead: the next three distinct messages (retransmissions once).
+            rest: list[str] = []
+            labels: set[str] = set()
+            for e in self.leg.events[self.at + 1:]:
+                if e.label() not in labels and len(rest) < 3:
+                    labels.add(e.label())
+                    rest.append(e.describe())
             self.v.check(step, self.leg.name, subject, False, expected,
                          "not found" + (f"; next on this leg: {', '.join(rest)}" if rest else
                                         "; nothing more on this leg"))

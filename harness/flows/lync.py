@@ -70,14 +70,17 @@ def _label(pcap: "CallPcap") -> str:
     return pcap.path.stem
 
 
-def outbound(topology: "Topology", pcap: "CallPcap", **behaviour: Any) -> CallRun:
+def outbound(topology: "Topology", pcap: "CallPcap", sipp_timeout_s: int = 30,
+             **behaviour: Any) -> CallRun:
     """Softphone -> Asterisk -> Mediation Server (the seed's steps 1-12)."""
     wanted = {**DEFAULT_BEHAVIOUR, **behaviour}
     topology.mediation_behaviour(**wanted)
     topology.mediation.request("DELETE", "/calls")
     problems: list[str] = []
-    sipp = topology.softphone.run("softphone_uac_call_lync.xml", _label(pcap), service="+14255550150")
-    call = _last_call(topology, problems)
+    sipp = topology.softphone.run("softphone_uac_call_lync.xml", _label(pcap),
+                                  service="+14255550150", timeout_s=sipp_timeout_s)
+    # A failed call may never have reached the Mediation Server: do not wait long for it.
+    call = _last_call(topology, problems, timeout_s=10 if sipp.ok else 1)
     pcap.stop()
     if not sipp.ok:
         problems.append(sipp.describe())
