@@ -66,8 +66,17 @@ class Compose:
         return Engine.connect().service_states(self.config.project)
 
     def is_up(self) -> bool:
-        states = self.states()
-        return all(states.get(s) == "healthy" for s in SERVICES)
+        """Every service healthy, and started for this checkout (same fixtures and reports
+        folders): a topology left up by another checkout would write pcaps elsewhere."""
+        from harness.topology.engine import Engine
+
+        engine = Engine.connect()
+        states = engine.service_states(self.config.project)
+        if not all(states.get(s) == "healthy" for s in SERVICES):
+            return False
+        mounts = engine.mount_sources(self.config.project)
+        return (str(self.config.asterisk_fixtures) in mounts.get("asterisk", set())
+                and str(self.config.reports) in mounts.get("capture", set()))
 
     def up(self, timeout: float = 120) -> float:
         """Brings every service up and healthy; returns the seconds it took."""

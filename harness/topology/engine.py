@@ -48,6 +48,11 @@ class Engine:
             states[service] = health if state.get("Status") == "running" and health else state.get("Status", "?")
         return states
 
+    def mount_sources(self, project: str) -> dict[str, set[str]]:
+        """Service -> the host folders bind-mounted into it."""
+        return {service: {m.get("Source", "") for m in c.attrs.get("Mounts", [])}
+                for service, c in self.containers(project).items()}
+
     def container(self, project: str, service: str) -> Any:
         found = self.containers(project).get(service)
         if found is None:
