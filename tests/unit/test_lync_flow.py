@@ -1,0 +1,77 @@
+"""The seed's twelve-step checks on a real capture of the outbound flow, and on copies of it
+with one real fault each (a packet dropped with scapy): each fault fails the right step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
+
+from harness.analysis.legs import Roles
+from harness.analysis.lync_flow import LYNC_LEG, PHONE_LEG, check_lync_flow
+from harness.capture import open_capture
+
+CAPTURE = Path(__file__).parent / "data" / "lync_outbound.pcap"
+ROLES = Roles({"192.168.100.10": "Asterisk", "192.168.100.20": "Mediation Server",
+               "192.168.100.40": "Softphone"})
+
+
+def verdict_of(path: Path):
+    cap = open_capture(path)
+    return check_lync_flow(cap.sip_messages(), cap, ROLES, path, "outbound", "outbound")
+
+
+def without(tmp_path: Path, drop) -> Path:
+    packets = rdpcap(str(CAPTURE))
+    kept = [p for p in packets if not drop(p)]
+    assert len(kept) < len(packets), "the fault injection matched no packet"
+    out = tmp_path / "faulty.pcap"
+    wrpcap(str(out), kept)
+    return out
+
+
+def test_real_capture_passes_every_step():
+    v = verdict_of(CAPTURE)
+    assert v.ok, v.report()
+    assert set(v.steps()) >= {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+    assert len(v.results) > 150
+
+
+def test_dropped_softphone_ack_fails_step_6_on_its_leg(tmp_path):
+    def is_ack(p):
+        return UDP in p and bytes(p[UDP].payload).startswith(b"ACK ") and p[IP].src == "192.168.100.40" \
+            and b"CSeq: 2 ACK" in bytes(p[UDP].payload)
+    v = verdict_of(without(tmp_path, is_ack))
+    first = v.failures[0]
+    assert (first.step, first.leg, first.subject) == ("6", PHONE_LEG, "ACK"), v.report()
+
+
+def test_rtp_lost_during_the_call_fails_step_7(tmp_path):
+    # five consecutive RTP packets from the Mediation Server disappear after the answer
+    packets = rdpcap(str(CAPTURE))
+    rtp = [i for i, p in enumerate(packets) if UDP in p and p[IP].src == "192.168.100.20"
+           and p[UDP].sport >= 40000]
+    doomed = set(rtp[10:15])
+    out = tmp_path / "lossy.pcap"
+    wrpcap(str(out), [p for i, p in enumerate(packets) if i not in doomed])
+    v = verdict_of(out)
+    failed = {(r.step, r.leg, r.subject) for r in v.failures}
+    assert ("7", LYNC_LEG, "RTP Mediation Server -> Asterisk sequence") in failed, v.report()
+    assert any(s.startswith("RTP Mediation Server -> Asterisk loss") for _, _, s in failed)
+
+
+def test_report_names_step_leg_expected_actual_and_pcap(tmp_path):
+    def is_bye(p):
+        return UDP in p and bytes(p[UDP].payload).startswith(b"BYE ")
+    path = without(tmp_path, is_bye)
+    v = verdict_of(path)
+    assert not v.ok
+    report = v.report()
+    assert "step 10 [softphone (UDP)] BYE: expected BYE from Asterisk" in report
+    assert str(path) in report
+
+
+def test_no_call_in_capture_is_a_clear_failure(tmp_path):
+    v = verdict_of(without(tmp_path, lambda p: b"SIP/2.0" in bytes(p)))
+    assert not v.ok and v.failures[0].step == "1"
+    assert "no INVITE on either leg" in v.report()
