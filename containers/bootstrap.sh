@@ -69,6 +69,18 @@ else
     ok "up to date"
 fi
 
+# --- the Allure report generator (npm; only for `harness report`) ----------------------------
+step "Allure report generator (npm ci)"
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ -d "$repo/node_modules/allure" ]; then
+    ok "installed"
+elif command -v npm >/dev/null && [ "$node_major" -ge 20 ]; then
+    (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && ok "allure installed from package-lock.json" \
+        || ok "npm ci failed: \`harness report\` will not work until it succeeds (tests do not need it)"
+else
+    ok "skipped: needs Node.js >= 20 and npm (tests do not need it; \`harness report\` does)"
+fi
+
 [ $want_images = 1 ] || { step "done (no images asked for)"; exit 0; }
 
 # --- Docker engine ------------------------------------------------------------------------

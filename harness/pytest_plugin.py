@@ -4,6 +4,10 @@
   already healthy; takes it down at the end unless --keep-topology.
 - `call_pcap` (per test): one pcap per test under reports/pcaps/, written by tcpdump in
   Asterisk's network namespace from before the test's first packet to after its last.
+- `flow_report` (per test): the test hands it each call run and its verdict; a failing
+  test (every test, with --attach-passing) then gets its pcap, ladder, RTP plots and the
+  gateway's state attached (reports/artifacts/, and Allure when --alluredir is given),
+  and the session ends with a one-screen summary of the flows by step.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,6 +43,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "or HARNESS_NET_PREFIX)",
     )
     group.addoption(
+        "--attach-passing", action="store_true", default=False,
+        help="attach pcap, ladder and plots for passing call flows too (always for failing ones)",
+    )
+    group.addoption(
         "--reports-dir", default=None, metavar="DIR",
         help="where pcaps, SIPp logs and Asterisk logs go (default: reports/ in the repository)",
     )
@@ -47,6 +55,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    config.stash[SUMMARY_KEY] = []
+
+
+@dataclass
+class FlowReport:
+    """What a call-flow test did: its runs and their verdicts."""
+
+    entries: list[tuple[Any, Any]] = field(default_factory=list)  # (CallRun, Verdict)
+
+    def add(self, run: Any, verdict: Any) -> Any:
+        self.entries.append((run, verdict))
+        return verdict
+
+
+FLOW_KEY = pytest.StashKey[FlowReport]()
+TOPOLOGY_KEY = pytest.StashKey["Topology"]()
+SUMMARY_KEY = pytest.StashKey[list[tuple[str, Any]]]()
 
 
 @dataclass
@@ -56,12 +81,14 @@ class CallPcap:
     topology: "Topology"
     relative: str
     path: Path
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.time)  # wall clock, to cut logs to the call
+    stopped: float | None = None
     result: "CaptureResult | None" = None
 
     def stop(self) -> "CaptureResult":
         if self.result is None:
             self.result = self.topology.capture.stop(self.relative)
+            self.stopped = time.time()
         return self.result
 
 
@@ -91,7 +118,9 @@ def topology(request: pytest.FixtureRequest) -> Iterator["Topology"]:
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("sip-harness: " + "; ".join(topo.notes))
+    request.config.stash[TOPOLOGY_KEY] = topo
     yield topo
+    del request.config.stash[TOPOLOGY_KEY]
     if opts.keep_topology:
         return
     try:
@@ -113,3 +142,41 @@ def call_pcap(topology: "Topology", request: pytest.FixtureRequest) -> Iterator[
     pcap = CallPcap(topology, relative, path)
     yield pcap
     pcap.stop()
+
+
+@pytest.fixture
+def flow_report(request: pytest.FixtureRequest) -> FlowReport:
+    report = FlowReport()
+    request.node.stash[FLOW_KEY] = report
+    return report
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    flows = item.stash.get(FLOW_KEY, None)
+    if report.when != "call" or flows is None or not flows.entries:
+        return
+    for run, verdict in flows.entries:
+        item.config.stash[SUMMARY_KEY].append((item.nodeid, verdict))
+    if report.passed and not item.config.option.attach_passing:
+        return
+    from harness.report.artifacts import collect_artifacts
+
+    topo = item.config.stash.get(TOPOLOGY_KEY, None)
+    for run, verdict in flows.entries:
+        paths = collect_artifacts(run, verdict, topo, failed=report.failed)
+        if paths:
+            report.sections.append(("call-flow artifacts", "\n".join(str(p) for p in paths)))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    entries = config.stash.get(SUMMARY_KEY, [])
+    if not entries:
+        return
+    from harness.report.attachments import summary_table
+
+    terminalreporter.write_sep("=", "call flows by step")
+    for line in summary_table([verdict for _, verdict in entries]).splitlines():
+        terminalreporter.write_line(line)

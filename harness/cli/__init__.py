@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 # Imported lazily, only the one asked for, so that `harness sip-lint` does not pay for
 # numpy or docker: name -> (module, one-line help for the overview).
@@ -17,11 +18,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rtp-stats": ("harness.cli.rtp_stats", "RTP stream figures of a capture, as Wireshark's"),
     "dtmf": ("harness.cli.dtmf", "RFC 4733 DTMF events of a capture and their rule breaks"),
     "topology": ("harness.cli.topology", "bring the compose topology up or down, show its state"),
+    "ladder": ("harness.cli.ladder", "draw the SIP ladder diagram of a capture (SVG or HTML)"),
+    "calls": ("harness.cli.calls", "list the calls of a capture: Call-ID, hosts, INVITE result, RTP"),
+    "report": ("harness.cli.report", "build the Allure HTML report offline (after `npm ci`); --serve"),
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (subparsers inherit the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="harness",
         description="SIP interoperability harness: lint SIP messages, analyse captures, "
         "drive the Asterisk/Lync/softphone topology.",
