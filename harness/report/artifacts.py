@@ -68,6 +68,9 @@ def collect_artifacts(run: Any, verdict: Any, topology: Topology | None, failed:
     for log in (run.sipp.message_log, run.sipp.error_log):
         if log.exists():
             logs[f"sipp {log.stem.rsplit('-', 1)[-1]}"] = log.read_text(errors="replace")
+    written = []
     for name, text in logs.items():
-        (out_dir / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".txt")).write_text(text)
-    return attach_call_artifacts(run, verdict, out_dir, logs=logs)
+        path = out_dir / (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + ".txt")
+        path.write_text(text)
+        written.append(path)
+    return attach_call_artifacts(run, verdict, out_dir, logs=logs) + written

@@ -41,3 +41,22 @@ def test_trunk_over_udp_fails_at_step_1_with_pcap(topology, call_pcap, trunk_ove
     assert "first failure at step 1 on the Lync trunk (TCP) leg" in report
     assert str(call_pcap.path) in report
     assert call_pcap.path.exists() and call_pcap.path.stat().st_size > 24
+
+
+def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp):
+    """Issue 5: the failure explains itself: ladder, plots, gateway state, logs, pcap."""
+    from harness.report.artifacts import collect_artifacts
+
+    run = lync.outbound(topology, call_pcap, sipp_timeout_s=8)
+    verdict = lync.verify(run, "outbound")
+    assert not verdict.ok
+    paths = {p.name: p for p in collect_artifacts(run, verdict, topology, failed=True)}
+    stem = call_pcap.path.stem
+    for name in (f"{stem}-verdict.txt", f"{stem}-ladder.svg", f"{stem}-ladder.html",
+                 "pjsip-show-endpoints.txt", "core-show-channels-verbose.txt",
+                 "asterisk-log.txt", "mediation-server-log.txt", "sipp-messages.txt"):
+        assert name in paths and paths[name].stat().st_size > 0, (name, sorted(paths))
+    assert "step 1 [Lync trunk (TCP)]" in paths[f"{stem}-verdict.txt"].read_text()
+    ladder = paths[f"{stem}-ladder.svg"].read_text()
+    assert "INVITE" in ladder and "expected TCP" in ladder
+    assert "to_lync" in paths["pjsip-show-endpoints.txt"].read_text()
