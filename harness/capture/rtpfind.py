@@ -1,0 +1,364 @@
+"""Find the RTP streams of a capture: from the SDP of its SIP, else heuristically.
+
+SDP-guided (tshark's default): a UDP packet whose destination (else source) address and
+port were announced by an SDP earlier in the capture is RTP if it is version 2 and not
+RTCP multiplexed on the port (marker set with payload type 72-76).
+
+Heuristic (tshark's ``rtp_udp``): any other UDP packet that is version 2, has a payload
+type outside 72-76, and whose CSRC list, header extension and padding fit. Used by default
+only when the capture has no SDP at all; it also skips packets to or from a few well-known
+non-media ports (DNS, DHCP, NTP, SNMP, syslog, SIP, STUN, ...) that tshark would give to
+their own dissectors first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness.capture.formats import gather
+from harness.capture.packets import PROTO_UDP, addr_to_str
+from harness.capture.sdpmap import SdpEndpoint, endpoints
+from harness.media.payload_types import payload_info
+from harness.media.streams import RtpStream
+
+if TYPE_CHECKING:
+    from harness.capture.capture import Capture
+
+NON_MEDIA_PORTS = np.array(
+    [53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 546, 547, 1900, 3478, 4500,
+     5060, 5061, 5353, 5355],
+    dtype=np.int32,
+)  # fmt: skip
+
+_K = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xC2B2AE3D27D4EB4F),
+    np.uint64(0x165667B19E3779F9),
+    np.uint64(0xD6E8FEB86659FD93),
+    np.uint64(0xFF51AFD7ED558CCD),
+    np.uint64(0xC4CEB9FE1A85EC53),
+)
+
+
+Column = Callable[[], np.ndarray]
+
+
+def _hash(cols: Sequence[Column]) -> np.ndarray:
+    """A 64-bit hash per row; each column is produced (and dropped) in turn."""
+    h = None
+    with np.errstate(over="ignore"):
+        for k, make in enumerate(cols):
+            v = make().astype(np.uint64, copy=False) * _K[k % len(_K)]
+            if h is None:
+                h = v
+            else:
+                h ^= v
+                h ^= h >> np.uint64(29)
+            del v
+        assert h is not None
+        h *= _K[5]
+        h ^= h >> np.uint64(32)
+    return h
+
+
+def _lookup(uniq: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | bool]:
+    """Index of each hash in the sorted ``uniq`` (a small table: a perfect hash on a slice
+    of the bits, else binary search), and which hashes were found (True: all)."""
+    dtype = np.uint16 if uniq.size <= 0xFFFF else np.uint32
+    bits = min(22, 2 * int(uniq.size).bit_length() + 2)
+    mask = np.uint64((1 << bits) - 1)
+    table = None
+    if uniq.size < 1 << 12:
+        for shift in range(0, 64 - bits, 3):
+            slots = (uniq >> np.uint64(shift)) & mask
+            if np.unique(slots).size == uniq.size:
+                table = np.zeros(1 << bits, dtype=dtype)
+                table[slots] = np.arange(uniq.size, dtype=dtype)
+                ids = table[(h >> np.uint64(shift)) & mask]
+                break
+    if table is None:
+        ids = np.minimum(np.searchsorted(uniq, h), uniq.size - 1).astype(dtype)
+    found = uniq[ids] == h
+    return ids, (True if bool(found.all()) else found)
+
+
+def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows by the values of the columns (given as functions that make them, so that
+    only one is in memory at a time).
+
+    Returns (``order``, ``bounds``): ``order[bounds[g]:bounds[g + 1]]`` are the rows of group
+    ``g`` in their original order, groups numbered by first appearance. Hash-based: the
+    distinct hashes come from a sample plus whatever the sample missed, rows find their
+    group by binary search, and the grouping is verified column by column (and redone
+    with a lexicographic sort in the astronomically unlikely case of a hash collision).
+    """
+    h = _hash(cols)
+    n = h.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    uniq = np.unique(h[:: max(1, n // 4096)])
+    while True:
+        ids, found = _lookup(uniq, h)
+        if found is True:
+            break
+        uniq = np.union1d(uniq, h[~found])
+    del h
+    order = np.argsort(ids, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(uniq.size + 1, dtype=ids.dtype))
+    first = order[bounds[:-1]]
+    for make in cols:
+        col = make()
+        if not np.array_equal(col[first][ids], col):
+            return _group_exact([c() for c in cols])
+        del col
+    by_first = np.argsort(first)
+    sizes = np.diff(bounds)[by_first]
+    new_bounds = np.concatenate(([0], np.cumsum(sizes)))
+    pieces = [order[bounds[g] : bounds[g + 1]] for g in by_first.tolist()]
+    return np.concatenate(pieces), new_bounds
+
+
+def _group_exact(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    n = cols[0].size
+    order = np.lexsort(cols[::-1])
+    keys = np.stack([c[order] for c in cols])
+    change = np.concatenate(([True], np.any(keys[:, 1:] != keys[:, :-1], axis=0)))
+    starts = np.flatnonzero(change)
+    pieces = np.split(order, starts[1:])
+    pieces = [np.sort(p) for p in pieces]
+    pieces.sort(key=lambda p: int(p[0]))
+    sizes = [p.size for p in pieces]
+    return np.concatenate(pieces), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
+    eps = endpoints(cap.sip_messages())
+    if heuristic is None:
+        heuristic = not eps
+    head = cap.head
+    sel = np.flatnonzero(
+        (cap.proto == PROTO_UDP)
+        & ((head[:, 0] >> 6) == 2)
+        & (cap.payload_len >= 12)
+        & ~cap.fragment
+    )
+    if sel.size == 0:
+        return []
+    hdr = head[sel]
+    cols: list[Column] = [
+        lambda: cap.src_lo[sel],
+        lambda: cap.dst_lo[sel],
+        lambda: cap.ports[sel],
+        lambda: hdr[:, 8:12].view(">u4")[:, 0],
+    ]
+    if np.any(cap.src_hi[sel]) or np.any(cap.dst_hi[sel]):
+        cols += [lambda: cap.src_hi[sel], lambda: cap.dst_hi[sel]]
+    order, bounds = group(cols)
+
+    # Everything per packet in stream order; each stream takes views of these.
+    g_frame = sel[order]  # packet index, made the frame number below
+    hdr = hdr[order]
+    del sel, order, cols
+    g_frame += 1
+    b0 = hdr[:, 0]
+    g_marker = (hdr[:, 1] & 0x80) != 0
+    g_pt = hdr[:, 1] & 0x7F
+    g_seq = hdr[:, 2:4].view(">u2")[:, 0].astype(np.uint16)
+    g_ts = hdr[:, 4:8].view(">u4")[:, 0].astype(np.uint32)
+    g_ssrc = hdr[:, 8:12].view(">u4")[:, 0].astype(np.uint32)
+    g_sdp_ok, g_heur_ok = _acceptance(cap, g_frame, b0, g_marker, g_pt)
+    del hdr, b0
+
+    by_key: dict[tuple[int, int, int], list[SdpEndpoint]] = {}
+    for ep in eps:  # in frame order
+        by_key.setdefault(ep.key, []).append(ep)
+    start_ns = int(cap.ts_ns[0])
+    non_media = set(NON_MEDIA_PORTS.tolist())
+    out: list[RtpStream] = []
+    flows: dict[tuple, list[RtpStream]] = {}
+    for g in range(bounds.size - 1):
+        lo, hi = int(bounds[g]), int(bounds[g + 1])
+        i = int(g_frame[lo]) - 1
+        sport, dport = int(cap.sport[i]), int(cap.dport[i])
+        dkey = (int(cap.dst_hi[i]), int(cap.dst_lo[i]), dport)
+        skey = (int(cap.src_hi[i]), int(cap.src_lo[i]), sport)
+        heur = heuristic and sport not in non_media and dport not in non_media
+        entry = _entries(g_frame[lo:hi], by_key.get(skey), by_key.get(dkey))
+        if entry is None:
+            if not heur:
+                continue
+            keep = g_heur_ok[lo:hi]
+        else:
+            keep = np.where(entry[0] >= 0, g_sdp_ok[lo:hi], g_heur_ok[lo:hi] & heur)
+        sl: slice | np.ndarray = slice(lo, hi) if bool(keep.all()) else lo + np.flatnonzero(keep)
+        if isinstance(sl, np.ndarray) and sl.size == 0:
+            continue
+        p = g_frame[sl] - 1
+        ptv = g_pt[sl]
+        ent = entry[0][keep] if entry is not None else None
+        names, clocks, rtpmap, setup = _payload_table(ptv, ent, entry[1] if entry else [])
+        stream = RtpStream(
+            src=addr_to_str(cap.src_hi[i], cap.src_lo[i]),
+            src_port=sport,
+            dst=addr_to_str(cap.dst_hi[i], cap.dst_lo[i]),
+            dst_port=dport,
+            ssrc=int(g_ssrc[lo]),
+            payload_types=sorted(names),
+            clock_rate=_main_clock(_main_pt(ptv), rtpmap),
+            frame=g_frame[sl],
+            seq=g_seq[sl],
+            timestamp=g_ts[sl],
+            marker=g_marker[sl],
+            pt=ptv,
+            ts_ns=cap.ts_ns[p],
+            jitter_clock=clocks,
+            pt_names=names,
+            rtpmap=rtpmap,
+            capture_start_ns=start_ns,
+            setup_frame=setup,
+            buffer=cap.u8,
+            payload_source=partial(_rtp_payload, cap, p),
+        )
+        out.append(stream)
+        flows.setdefault(stream.key[:4], []).append(stream)
+    for members in flows.values():
+        if len(members) > 1:
+            _count_ssrc_changes(members)
+    out.sort(key=lambda st: int(st.frame[0]))
+    return out
+
+
+def _acceptance(cap: Capture, frame: np.ndarray, b0: np.ndarray, marker: np.ndarray,
+                pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per packet: valid RTP on an SDP port; passes tshark's rtp_udp heuristic (ports
+    aside). Lengths only matter with CSRCs, an extension or padding: checked on those."""
+    rtcp_range = (pt >= 72) & (pt <= 76)
+    sdp_ok = ~(marker & rtcp_range)
+    heur_ok = ~rtcp_range
+    special = np.flatnonzero((b0 & 0x3F) != 0)
+    if special.size:
+        q = frame[special] - 1
+        bs = b0[special]
+        cap_len = cap.payload_len[q]
+        wire_len = cap.payload_wire_len[q]
+        complete = cap_len >= wire_len
+        padding = (bs & 0x20) != 0
+        hlen, pad = _header_len(cap, q, bs)
+        ext_cut = ((bs & 0x10) != 0) & (cap_len < 12 + 4 * (bs & 0x0F).astype(np.int64) + 4)
+        sdp_ok[special] &= ~(padding & ~complete)
+        heur_ok[special] &= (
+            ~ext_cut
+            & (wire_len >= hlen)
+            & ~(padding & complete & ((wire_len - hlen < pad) | (pad == 0)))
+        )
+    return sdp_ok, heur_ok
+
+
+def _rtp_payload(cap: Capture, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, length on the wire) of the RTP payloads of packets ``p``."""
+    hlen, pad = _header_len(cap, p, cap.head[p, 0])
+    return cap.payload_off[p] + hlen, np.maximum(cap.payload_wire_len[p] - hlen - pad, 0)
+
+
+def _header_len(cap: Capture, p: np.ndarray, b0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RTP header length (CSRCs, extension) and padding length of packets ``p``."""
+    hlen = 12 + 4 * (b0 & 0x0F).astype(np.int64)
+    pad = np.zeros(p.size, dtype=np.int64)
+    ext = np.flatnonzero((b0 & 0x10) != 0)
+    if ext.size:
+        room = cap.payload_len[p[ext]] >= hlen[ext] + 4
+        ee = ext[room]
+        words = gather(cap.buf, cap.payload_off[p[ee]] + hlen[ee] + 2, 2).astype(np.int64)
+        hlen[ee] += 4 + 4 * ((words[:, 0] << 8) | words[:, 1])
+    padded = np.flatnonzero(((b0 & 0x20) != 0) & (cap.payload_len[p] >= cap.payload_wire_len[p])
+                            & (cap.payload_len[p] > 0))  # fmt: skip
+    if padded.size:
+        last = cap.payload_off[p[padded]] + cap.payload_len[p[padded]] - 1
+        pad[padded] = cap.u8[last]
+    return hlen, pad
+
+
+def _entries(
+    frames: np.ndarray,
+    src_eps: list[SdpEndpoint] | None,
+    dst_eps: list[SdpEndpoint] | None,
+) -> tuple[np.ndarray, list[SdpEndpoint]] | None:
+    """Per packet, the index (into the returned list) of the SDP in force, -1 for none.
+
+    The newest SDP announced before the packet, for its destination, else its source.
+    """
+    if src_eps is None and dst_eps is None:
+        return None
+    used: list[SdpEndpoint] = []
+    chosen = np.full(frames.size, -1, dtype=np.int64)
+    for lst in (src_eps, dst_eps):  # destination last: it wins
+        if lst is None:
+            continue
+        base = len(used)
+        used.extend(lst)
+        ep_frames = np.array([ep.frame for ep in lst])
+        pos = np.searchsorted(ep_frames, frames, side="left") - 1
+        ok = pos >= 0
+        chosen[ok] = base + pos[ok]
+    return chosen, used
+
+
+def _count_ssrc_changes(members: list[RtpStream]) -> None:
+    """SSRC switches within one direction, counted on the packets of all its streams."""
+    frames = np.concatenate([m.frame for m in members])
+    ssrcs = np.concatenate([np.full(m.frame.size, m.ssrc, dtype=np.int64) for m in members])
+    order = np.argsort(frames, kind="stable")
+    changes = int(np.count_nonzero(np.diff(ssrcs[order]) != 0))
+    for m in members:
+        m.ssrc_changes = changes
+
+
+def _payload_table(
+    pt: np.ndarray, ent: np.ndarray | None, eps: list[SdpEndpoint]
+) -> tuple[dict[int, str], np.ndarray, dict[int, tuple[str, int]], int | None]:
+    """tshark names (first packet of each type), per-packet jitter clocks, merged rtpmap,
+    and the frame of the SDP that set the stream up (None: heuristic)."""
+    if ent is None:
+        ent = np.full(pt.size, -1, dtype=np.int64)
+    combo = ent * 256 + pt
+    first_combo = int(combo[0])
+    if bool(np.all(combo == first_combo)):
+        uniq, first, inv = np.array([first_combo]), np.array([0]), None
+    else:
+        uniq, first, inv = np.unique(combo, return_index=True, return_inverse=True)
+    clocks_u = np.zeros(uniq.size, dtype=np.int64)
+    names_u: list[str] = []
+    for k, c in enumerate(uniq.tolist()):
+        e, p = divmod(c, 256)
+        name, clock = payload_info(p, eps[e].rtpmap if e >= 0 else None)
+        names_u.append(name)
+        clocks_u[k] = clock
+    names: dict[int, str] = {}
+    for k in np.argsort(first, kind="stable").tolist():
+        names.setdefault(int(uniq[k] % 256), names_u[k])
+    used = sorted({int(e) for e in uniq // 256 if e >= 0})
+    merged: dict[int, tuple[str, int]] = {}
+    for e in used:
+        merged.update(eps[e].rtpmap)
+    setup = eps[int(ent[0])].frame if ent[0] >= 0 else (eps[used[-1]].frame if used else None)
+    if inv is None:  # one payload type and setup: a constant, without the memory
+        clocks = np.broadcast_to(clocks_u[:1], (pt.size,))
+    else:
+        clocks = clocks_u[inv.reshape(-1)]
+    return names, clocks, merged, setup
+
+
+def _main_pt(pt: np.ndarray) -> int:
+    values, counts = np.unique(pt, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _main_clock(pt: int, rtpmap: dict[int, tuple[str, int]]) -> int:
+    if pt in rtpmap and rtpmap[pt][1]:
+        return rtpmap[pt][1]
+    _name, clock = payload_info(pt, rtpmap or None)
+    return clock

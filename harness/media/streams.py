@@ -1,0 +1,282 @@
+"""RTP streams of a capture: per-packet arrays, tshark-equal statistics, silence and DTMF.
+
+A stream is what tshark calls one: source address and port, destination address and
+port, SSRC. :class:`RtpStream` holds numpy arrays in capture order; :meth:`RtpStream.stats`
+gives :class:`StreamStats` with tshark's ``rtp,streams`` figures (see harness.media.stats)
+and the counters tshark does not print (duplicates, reordering, timestamp steps, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness.media import stats as _stats
+from harness.media.payload_types import is_telephone_event
+
+if TYPE_CHECKING:
+    from harness.media.dtmf import DtmfEvent
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    ssrc: int
+    payload: str  # tshark's payload column: names of the payload types seen
+    payload_types: list[int]
+    clock_rate: int
+    packets: int
+    expected: int  # tshark: last seq + 65536 x wraps - first seq + 1
+    lost: int  # tshark: expected - packets (negative with duplicates)
+    lost_percent: float
+    lost_unique: int  # RFC 3550 A.3: sequence numbers never received
+    duplicates: int  # packets whose (extended) sequence number was already received
+    out_of_order: int  # first copies arriving after a higher sequence number
+    sequence_errors: int  # tshark's count of lost/late/duplicate events
+    min_delta_ms: float
+    mean_delta_ms: float
+    max_delta_ms: float
+    min_jitter_ms: float
+    mean_jitter_ms: float
+    max_jitter_ms: float
+    wrong_timestamps: int  # packets whose timestamp lies before the stream's first
+    timestamp_step: int  # the usual timestamp increment between consecutive packets
+    timestamp_anomalies: int  # consecutive packets of one payload type with another step
+    markers: int
+    ssrc_changes: int  # SSRC switches within this stream's address/port direction
+    seq_cycles: int
+    problem: bool  # tshark's "Problems?" column
+    first_frame: int
+    last_frame: int
+    first_time: float  # epoch seconds
+    last_time: float
+    start_rel: float  # tshark's "Start time" (seconds since the capture's first frame)
+    end_rel: float
+    setup: str  # "SDP frame N" or "heuristic"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["ssrc"] = f"0x{self.ssrc:08X}"
+        for key, value in out.items():
+            if key.endswith("_ms"):
+                out[key] = round(value, 3)
+        out["lost_percent"] = round(self.lost_percent, 1)
+        return out
+
+    def tshark_row(self) -> str:
+        """This stream as tshark 4.0 prints it in ``-q -z rtp,streams``."""
+        return (
+            f"{self.start_rel:13.6f} {self.end_rel:13.6f} {self.src:>15} {self.src_port:5d}"
+            f" {self.dst:>15} {self.dst_port:5d} 0x{self.ssrc:08X} {self.payload:>16}"
+            f" {self.packets:5d} {self.lost:5d} ({self.lost_percent:.1f}%)"
+            f" {self.min_delta_ms:15.3f} {self.mean_delta_ms:15.3f} {self.max_delta_ms:15.3f}"
+            f" {self.min_jitter_ms:15.3f} {self.mean_jitter_ms:15.3f} {self.max_jitter_ms:15.3f}"
+            f" {'X' if self.problem else ''}"
+        )
+
+
+@dataclass(eq=False)
+class RtpStream:
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    ssrc: int
+    payload_types: list[int]
+    clock_rate: int  # of the stream's main payload type (0: not known)
+    frame: np.ndarray  # int64, 1-based
+    seq: np.ndarray  # uint16, as on the wire
+    timestamp: np.ndarray  # uint32, as on the wire
+    marker: np.ndarray  # bool
+    pt: np.ndarray  # uint8
+    ts_ns: np.ndarray  # int64 epoch ns
+    jitter_clock: np.ndarray  # int64 per packet: the clock tshark uses for jitter (0: none)
+    pt_names: dict[int, str]  # tshark's name of each payload type (first packet's)
+    rtpmap: dict[int, tuple[str, int]]  # from the SDP that set the stream up ({} if none)
+    capture_start_ns: int  # time of the capture's first frame (tshark's time origin)
+    setup_frame: int | None = None  # SIP frame whose SDP set the stream up; None: heuristic
+    ssrc_changes: int = 0
+    buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint8), repr=False)
+    #: (offset in ``buffer``, length on the wire) of each packet's RTP payload, or a
+    #: function that computes them on first use
+    payload_source: (
+        tuple[np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray]] | None
+    ) = field(default=None, repr=False)
+
+    @cached_property
+    def time(self) -> np.ndarray:
+        """Arrival times, epoch seconds (float64)."""
+        return self.ts_ns / 1e9
+
+    @cached_property
+    def _payload(self) -> tuple[np.ndarray, np.ndarray]:
+        if callable(self.payload_source):
+            return self.payload_source()
+        if self.payload_source is None:
+            zero = np.zeros(self.seq.size, dtype=np.int64)
+            return zero, zero
+        return self.payload_source
+
+    @property
+    def payload_off(self) -> np.ndarray:
+        """Offset of each packet's RTP payload in ``buffer`` (after CSRCs and extension)."""
+        return self._payload[0]
+
+    @property
+    def payload_len(self) -> np.ndarray:
+        """RTP payload bytes of each packet on the wire (no header, no padding)."""
+        return self._payload[1]
+
+    def __len__(self) -> int:
+        return int(self.seq.size)
+
+    def __repr__(self) -> str:
+        return (
+            f"RtpStream({self.src}:{self.src_port} -> {self.dst}:{self.dst_port}"
+            f" ssrc=0x{self.ssrc:08X} pt={self.payload_types} packets={len(self)})"
+        )
+
+    @property
+    def key(self) -> tuple[str, int, str, int, int]:
+        return (self.src, self.src_port, self.dst, self.dst_port, self.ssrc)
+
+    def payload(self, i: int) -> bytes:
+        """RTP payload of the stream's i-th packet (as captured)."""
+        off = int(self.payload_off[i])
+        return self.buffer[off : off + int(self.payload_len[i])].tobytes()
+
+    def payload_bytes(self, idx: np.ndarray, width: int) -> np.ndarray:
+        """First ``width`` payload bytes of the packets ``idx`` as an (N, width) array."""
+        cols = np.arange(width, dtype=np.int64)
+        pos = np.minimum(self.payload_off[idx, None] + cols, self.buffer.size - 1)
+        return self.buffer[pos]
+
+    @cached_property
+    def _figures(self) -> _stats.TsharkFigures:
+        return _stats.analyse(
+            self.seq,
+            self.timestamp,
+            self.marker,
+            self.pt,
+            self.jitter_clock,
+            _stats.rel_ms(self.ts_ns, self.capture_start_ns),
+        )
+
+    def tshark_figures(self) -> _stats.TsharkFigures:
+        return self._figures
+
+    def extended_seq(self) -> np.ndarray:
+        """Sequence numbers unwrapped packet to packet (RFC 3550 A.1 style)."""
+        seq = self.seq.astype(np.int64)
+        if seq.size == 0:
+            return seq
+        d = np.diff(seq) & 0xFFFF
+        d = np.where(d >= 0x8000, d - 0x10000, d)
+        return int(seq[0]) + np.concatenate(([0], np.cumsum(d)))
+
+    def stats(self) -> StreamStats:
+        fig = self._figures
+        ext = self.extended_seq()
+        if ext.size < 2 or bool(np.all(ext[1:] > ext[:-1])):
+            unique, duplicates, out_of_order = ext.size, 0, 0
+        else:
+            _, first_idx = np.unique(ext, return_index=True)
+            is_first = np.zeros(ext.size, dtype=bool)
+            is_first[first_idx] = True
+            late = np.zeros(ext.size, dtype=bool)
+            late[1:] = ext[1:] < np.maximum.accumulate(ext)[:-1]
+            unique = first_idx.size
+            duplicates = ext.size - unique
+            out_of_order = int(np.count_nonzero(late & is_first))
+        step, anomalies = self._timestamp_steps(ext)
+        names = ", ".join(self.pt_names[p] for p in sorted(self.pt_names))
+        return StreamStats(
+            src=self.src,
+            src_port=self.src_port,
+            dst=self.dst,
+            dst_port=self.dst_port,
+            ssrc=self.ssrc,
+            payload=names,
+            payload_types=list(self.payload_types),
+            clock_rate=self.clock_rate,
+            packets=fig.packets,
+            expected=fig.expected,
+            lost=fig.lost,
+            lost_percent=fig.lost_percent,
+            lost_unique=int(ext.max() - ext.min() + 1 - unique),
+            duplicates=int(duplicates),
+            out_of_order=out_of_order,
+            sequence_errors=fig.sequence_errors,
+            min_delta_ms=fig.min_delta_ms,
+            mean_delta_ms=fig.mean_delta_ms,
+            max_delta_ms=fig.max_delta_ms,
+            min_jitter_ms=fig.min_jitter_ms,
+            mean_jitter_ms=fig.mean_jitter_ms,
+            max_jitter_ms=fig.max_jitter_ms,
+            wrong_timestamps=fig.wrong_timestamps,
+            timestamp_step=step,
+            timestamp_anomalies=anomalies,
+            markers=int(np.count_nonzero(self.marker)),
+            ssrc_changes=self.ssrc_changes,
+            seq_cycles=fig.seq_cycles,
+            problem=fig.problem,
+            first_frame=int(self.frame[0]),
+            last_frame=int(self.frame[-1]),
+            first_time=float(self.time[0]),
+            last_time=float(self.time[-1]),
+            start_rel=_stats.rel_seconds(int(self.ts_ns[0]), self.capture_start_ns),
+            end_rel=_stats.rel_seconds(int(self.ts_ns[-1]), self.capture_start_ns),
+            setup="heuristic" if self.setup_frame is None else f"SDP frame {self.setup_frame}",
+        )
+
+    def _timestamp_steps(self, ext: np.ndarray) -> tuple[int, int]:
+        """The usual timestamp step and the number of consecutive packets that differ."""
+        if ext.size < 2:
+            return 0, 0
+        events = [p for p, (name, _r) in self.rtpmap.items() if is_telephone_event(name)]
+        if not self.rtpmap:
+            events = [100, 101]
+        ok = (
+            (np.diff(ext) == 1)
+            & (self.pt[1:] == self.pt[:-1])
+            & ~self.marker[1:]
+            & ~np.isin(self.pt[1:], events)
+        )
+        if not np.any(ok):
+            return 0, 0
+        steps = (np.diff(self.timestamp.astype(np.int64)) & 0xFFFFFFFF)[ok]
+        values, counts = np.unique(steps[:512], return_counts=True)
+        step = int(values[np.argmax(counts)])
+        anomalies = int(np.count_nonzero(steps != step))
+        if anomalies * 2 > steps.size:  # the sample's usual step is not the stream's
+            values, counts = np.unique(steps, return_counts=True)
+            step = int(values[np.argmax(counts)])
+            anomalies = int(np.count_nonzero(steps != step))
+        return step, anomalies
+
+    def silence_windows(
+        self, min_gap_ms: float, start: float | None = None, end: float | None = None
+    ) -> list[tuple[float, float]]:
+        """Intervals (epoch seconds) longer than ``min_gap_ms`` without a packet."""
+        from harness.media.silence import silence_windows
+
+        return silence_windows(self.time, min_gap_ms, start, end)
+
+    def dtmf_events(self) -> list[DtmfEvent]:
+        """RFC 4733 events of this stream, each with its ``violations``."""
+        from harness.media.dtmf import dtmf_events
+
+        return dtmf_events(self)
+
+
+
+def stats_of(streams: list[RtpStream]) -> list[StreamStats]:
+    """The statistics of several streams (``[s.stats() for s in streams]``)."""
+    return [s.stats() for s in streams]
