@@ -22,7 +22,11 @@ logdir=/var/log/sip-harness
 want_images=1
 [ "${1:-}" = "--no-images" ] && want_images=0
 
-step() { printf '\n==> %s\n' "$*"; }
+step_start=-1
+step() {
+    [ $step_start -ge 0 ] && printf '    (%d s)\n' "$((SECONDS - step_start))"
+    printf '==> %s\n' "$*"; step_start=$SECONDS
+}
 ok() { printf '    %s\n' "$*"; }
 die() { printf '\nbootstrap: %s\n' "$*" >&2; exit 1; }
 
@@ -53,15 +57,16 @@ step "host tools (python venv, tshark, sipp)"
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 command -v tshark >/dev/null || apt_install tshark
 command -v sipp >/dev/null || apt_install sip-tester
-ok "python3 $(python3 -c 'import sys; print(sys.version.split()[0])'), $(tshark --version | head -1), $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -1)"
+ok "python3 $(python3 -c 'import sys; print(sys.version.split()[0])'), $(tshark --version 2>/dev/null | head -1), $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -1)"
 
 # --- the project's virtual environment ----------------------------------------------------
 step "python virtual environment (.venv)"
 stamp="$repo/.venv/.installed-$(sha1sum "$repo/pyproject.toml" | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
     [ -x "$repo/.venv/bin/python" ] || python3 -m venv "$repo/.venv"
-    "$repo/.venv/bin/pip" install -q --upgrade pip >/dev/null
-    "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
+    mkdir -p "$cache"
+    { "$repo/.venv/bin/pip" install -q --upgrade pip && "$repo/.venv/bin/pip" install -q -e "$repo[dev]"; } \
+        >"$cache/pip.log" 2>&1 || { tail -20 "$cache/pip.log" >&2; die "pip install failed (full log: $cache/pip.log)"; }
     rm -f "$repo"/.venv/.installed-*
     touch "$stamp"
     ok "installed the harness and its dependencies"
@@ -170,4 +175,4 @@ build mediation "$repo" "$here/mediation/Dockerfile"
 build capture "$here/capture" "$here/capture/Dockerfile"
 build softphone "$here/softphone" "$here/softphone/Dockerfile"
 
-step "ready"
+step "ready (bootstrap took $SECONDS s)"

@@ -65,8 +65,9 @@ class Agent:
             path.parent.mkdir(parents=True, exist_ok=True)
             # -U: write each packet as it arrives, so a stop loses nothing;
             # -Z root: the bind-mounted reports folder belongs to root.
+            # -B: a 8 MiB kernel buffer, so a busy 2-core machine drops nothing.
             cmd = ["tcpdump", "-i", self.interface, "-n", "-U", "-s", "0", "-Z", "root",
-                   "--immediate-mode", "-w", str(path)]
+                   "-B", "8192", "--immediate-mode", "-w", str(path)]
             if bpf:
                 cmd.append(bpf)
             process = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)

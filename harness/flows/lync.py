@@ -133,6 +133,9 @@ def verify(run: CallRun, direction: str) -> "Verdict":
     verdict = check_lync_flow(capture.sip_messages(), capture, run.roles, path, direction, run.flow)
     for warning in capture.warnings:
         verdict.note(f"capture: {warning}")
+    dropped = run.pcap.result.dropped if run.pcap.result is not None else None
+    if dropped:
+        verdict.note(f"tcpdump dropped {dropped} packets: a missing packet may be the capture's")
     for problem in run.problems:
         verdict.check("call", "-", "call completed", False, "the scripted call runs to its end", problem)
     return verdict

@@ -72,14 +72,19 @@ class Topology:
             raise TopologyError(f"asterisk -rx {command!r} failed: {result.stderr or result.stdout}")
         return result.stdout
 
-    def reload_asterisk_fixtures(self) -> None:
-        """Re-renders /fixtures into /etc/asterisk and reloads (a test swapped a fixture)."""
+    def reload_asterisk_fixtures(self, modules: tuple[str, ...] = ("res_pjsip.so", "pbx_config.so")) -> None:
+        """Re-renders /fixtures into /etc/asterisk and reloads the given modules (a test
+        swapped a fixture). `module reload` returns once the module has reloaded, so a
+        call placed afterwards meets the new configuration; reloading only what changed
+        keeps the dialplan from being swapped under a call."""
         render = self.engine.exec(self.config.project, "asterisk",
                                   ["/usr/local/bin/entrypoint.sh", "render"])
         if render.exit_code != 0:
             raise TopologyError(f"rendering the Asterisk fixtures failed: {render.stderr}")
-        self.asterisk("module reload res_pjsip.so")
-        self.asterisk("dialplan reload")
+        for module in modules:
+            out = self.asterisk(f"module reload {module}")
+            if "reloaded successfully" not in out and "Reloading" not in out:
+                raise TopologyError(f"reloading {module} failed: {out.strip()}")
 
     def mediation_behaviour(self, **behaviour: Any) -> Any:
         self.mediation.request("DELETE", "/behaviour")

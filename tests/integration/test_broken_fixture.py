@@ -23,12 +23,12 @@ def trunk_over_udp(topology):
         "\\;transport=tcp", "\\;transport=udp")
     assert broken != original, "the fixture no longer has the lines this test breaks"
     conf.write_text(broken)
-    topology.reload_asterisk_fixtures()
+    topology.reload_asterisk_fixtures(modules=("res_pjsip.so",))
     yield
     # The call over UDP may still be trying: end it before the next test captures.
     topology.asterisk("channel request hangup all")
     conf.write_text(original)
-    topology.reload_asterisk_fixtures()
+    topology.reload_asterisk_fixtures(modules=("res_pjsip.so",))
 
 
 def test_trunk_over_udp_fails_at_step_1_with_pcap(topology, call_pcap, trunk_over_udp):

@@ -26,17 +26,36 @@ def _checksum(data: bytes) -> int:
     return ~s & 0xFFFF
 
 
-def ipv4(src: str, dst: str, proto: int, payload: bytes, ident: int = 1, frag: int = 0,
-         total: int | None = None) -> bytes:  # fmt: skip
+def ipv4(
+    src: str,
+    dst: str,
+    proto: int,
+    payload: bytes,
+    ident: int = 1,
+    frag: int = 0,
+    total: int | None = None,
+) -> bytes:
     length = 20 + len(payload) if total is None else total
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, length, ident, frag, 64, proto, 0,
-                      ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)  # fmt: skip
+    hdr = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        length,
+        ident,
+        frag,
+        64,
+        proto,
+        0,
+        ipaddress.IPv4Address(src).packed,
+        ipaddress.IPv4Address(dst).packed,
+    )
     hdr = hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:]
     return hdr + payload
 
 
-def ipv6(src: str, dst: str, nh: int, payload: bytes, ext: bytes = b"", ext_nh: int | None = None
-         ) -> bytes:  # fmt: skip
+def ipv6(
+    src: str, dst: str, nh: int, payload: bytes, ext: bytes = b"", ext_nh: int | None = None
+) -> bytes:
     first = nh if not ext else ext_nh
     body = ext + payload
     return (
@@ -48,13 +67,17 @@ def ipv6(src: str, dst: str, nh: int, payload: bytes, ext: bytes = b"", ext_nh: 
 
 
 def udp(sport: int, dport: int, payload: bytes, length: int | None = None) -> bytes:
-    return struct.pack("!HHHH", sport, dport, 8 + len(payload) if length is None else length, 0
-                       ) + payload  # fmt: skip
+    return (
+        struct.pack("!HHHH", sport, dport, 8 + len(payload) if length is None else length, 0)
+        + payload
+    )
 
 
 def tcp(sport: int, dport: int, seq: int, payload: bytes, flags: int = 0x18, ack: int = 0) -> bytes:
-    return struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 5 << 4, flags, 65535,
-                       0, 0) + payload  # fmt: skip
+    return (
+        struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 5 << 4, flags, 65535, 0, 0)
+        + payload
+    )
 
 
 def ip_packet(src: str, dst: str, proto: int, l4: bytes) -> bytes:
@@ -67,8 +90,9 @@ def ip_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
     return ip_packet(src, dst, 17, udp(sport, dport, payload))
 
 
-def ip_tcp(src: str, dst: str, sport: int, dport: int, seq: int, payload: bytes,
-           flags: int = 0x18) -> bytes:  # fmt: skip
+def ip_tcp(
+    src: str, dst: str, sport: int, dport: int, seq: int, payload: bytes, flags: int = 0x18
+) -> bytes:
     return ip_packet(src, dst, 6, tcp(sport, dport, seq, payload, flags))
 
 
@@ -77,8 +101,9 @@ def ip_tcp(src: str, dst: str, sport: int, dport: int, seq: int, payload: bytes,
 ETHERNET, RAW, NULL, LOOP, SLL, SLL2, IPV4, IPV6 = 1, 101, 0, 108, 113, 276, 228, 229
 
 
-def link(linktype: int, packet: bytes, vlans: tuple[int, ...] = (), big_endian_null: bool = False
-         ) -> bytes:  # fmt: skip
+def link(
+    linktype: int, packet: bytes, vlans: tuple[int, ...] = (), big_endian_null: bool = False
+) -> bytes:
     v6 = (packet[0] >> 4) == 6
     ethertype = 0x86DD if v6 else 0x0800
     if linktype == ETHERNET:
@@ -112,8 +137,14 @@ class Frame:
     iface: int = 0
 
 
-def write_pcap(path: Path, frames: list[Frame], linktype: int = ETHERNET, nsec: bool = False,
-               endian: str = "<", snaplen: int = 65535) -> Path:  # fmt: skip
+def write_pcap(
+    path: Path,
+    frames: list[Frame],
+    linktype: int = ETHERNET,
+    nsec: bool = False,
+    endian: str = "<",
+    snaplen: int = 65535,
+) -> Path:
     magic = 0xA1B23C4D if nsec else 0xA1B2C3D4
     out = [struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)]
     for f in frames:
@@ -145,8 +176,13 @@ class Iface:
     tsoffset: int = 0
 
 
-def write_pcapng(path: Path, frames: list[Frame], ifaces: list[Iface] | None = None,
-                 endian: str = "<", block: str = "epb") -> Path:  # fmt: skip
+def write_pcapng(
+    path: Path,
+    frames: list[Frame],
+    ifaces: list[Iface] | None = None,
+    endian: str = "<",
+    block: str = "epb",
+) -> Path:
     ifaces = ifaces or [Iface()]
     out = [_block(0x0A0D0D0A, struct.pack(endian + "IHHq", 0x1A2B3C4D, 1, 0, -1), endian)]
     for ifc in ifaces:
@@ -157,8 +193,9 @@ def write_pcapng(path: Path, frames: list[Frame], ifaces: list[Iface] | None = N
             opts += _opt(14, struct.pack(endian + "q", ifc.tsoffset), endian)
         if opts:
             opts += _opt(0, b"", endian)
-        out.append(_block(1, struct.pack(endian + "HHI", ifc.linktype, 0, ifc.snaplen) + opts,
-                          endian))  # fmt: skip
+        out.append(
+            _block(1, struct.pack(endian + "HHI", ifc.linktype, 0, ifc.snaplen) + opts, endian)
+        )
     for f in frames:
         ifc = ifaces[f.iface]
         res = 6 if ifc.tsresol is None else ifc.tsresol
@@ -171,11 +208,33 @@ def write_pcapng(path: Path, frames: list[Frame], ifaces: list[Iface] | None = N
         if block == "spb":
             out.append(_block(3, struct.pack(endian + "I", wire) + data, endian))
         elif block == "opb":
-            out.append(_block(2, struct.pack(endian + "HHIIII", f.iface, 0, units >> 32,
-                                              units & 0xFFFFFFFF, len(data), wire) + data, endian))  # fmt: skip
+            out.append(
+                _block(
+                    2,
+                    struct.pack(
+                        endian + "HHIIII",
+                        f.iface,
+                        0,
+                        units >> 32,
+                        units & 0xFFFFFFFF,
+                        len(data),
+                        wire,
+                    )
+                    + data,
+                    endian,
+                )
+            )
         else:
-            out.append(_block(6, struct.pack(endian + "IIIII", f.iface, units >> 32,
-                                              units & 0xFFFFFFFF, len(data), wire) + data, endian))  # fmt: skip
+            out.append(
+                _block(
+                    6,
+                    struct.pack(
+                        endian + "IIIII", f.iface, units >> 32, units & 0xFFFFFFFF, len(data), wire
+                    )
+                    + data,
+                    endian,
+                )
+            )
     path.write_bytes(b"".join(out))
     return path
 
@@ -183,11 +242,21 @@ def write_pcapng(path: Path, frames: list[Frame], ifaces: list[Iface] | None = N
 # ----------------------------------------------------------------------------- RTP
 
 
-def rtp(seq: int, ts: int, ssrc: int, pt: int, payload: bytes, marker: bool = False,
-        csrc: tuple[int, ...] = (), ext: bytes | None = None, padding: int = 0) -> bytes:  # fmt: skip
+def rtp(
+    seq: int,
+    ts: int,
+    ssrc: int,
+    pt: int,
+    payload: bytes,
+    marker: bool = False,
+    csrc: tuple[int, ...] = (),
+    ext: bytes | None = None,
+    padding: int = 0,
+) -> bytes:
     b0 = 0x80 | len(csrc) | (0x10 if ext is not None else 0) | (0x20 if padding else 0)
-    out = struct.pack("!BBHII", b0, (0x80 if marker else 0) | pt, seq & 0xFFFF,
-                      ts & 0xFFFFFFFF, ssrc)  # fmt: skip
+    out = struct.pack(
+        "!BBHII", b0, (0x80 if marker else 0) | pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc
+    )
     out += b"".join(struct.pack("!I", c) for c in csrc)
     if ext is not None:
         out += struct.pack("!HH", 0xBEDE, len(ext) // 4) + ext
@@ -244,8 +313,14 @@ class StreamSpec:
             if self.jitter_us:
                 t += rnd.randint(-self.jitter_us, self.jitter_us) * 1000
             t -= t % self.resolution_ns
-            pkt = rtp(self.seq0 + i, self.ts0 + i * step + extra, self.ssrc, self.pt,
-                      bytes([0xD5]) * self.payload_size, marker=i in self.marker_at)  # fmt: skip
+            pkt = rtp(
+                self.seq0 + i,
+                self.ts0 + i * step + extra,
+                self.ssrc,
+                self.pt,
+                bytes([0xD5]) * self.payload_size,
+                marker=i in self.marker_at,
+            )
             out.append((t, i, pkt))
             if self.dup and rnd.random() < self.dup:
                 out.append((t + 150_000, i, pkt))
@@ -256,8 +331,10 @@ class StreamSpec:
         return [(t, p) for t, _i, p in out]
 
     def frames(self, linktype: int = ETHERNET, vlans: tuple[int, ...] = ()) -> list[Frame]:
-        return [Frame(t, link(linktype, ip_udp(self.src, self.dst, self.sport, self.dport, p), vlans))
-                for t, p in self.packets()]  # fmt: skip
+        return [
+            Frame(t, link(linktype, ip_udp(self.src, self.dst, self.sport, self.dport, p), vlans))
+            for t, p in self.packets()
+        ]
 
 
 def merge(*frame_lists: list[Frame]) -> list[Frame]:
@@ -267,19 +344,36 @@ def merge(*frame_lists: list[Frame]) -> list[Frame]:
 # ----------------------------------------------------------------------------- SIP
 
 
-def sdp(addr: str, port: int, formats: list[tuple[int, str | None]], direction: str | None = None,
-        session_id: int = 1) -> str:  # fmt: skip
+def sdp(
+    addr: str,
+    port: int,
+    formats: list[tuple[int, str | None]],
+    direction: str | None = None,
+    session_id: int = 1,
+) -> str:
     ip = "IP6" if ":" in addr else "IP4"
-    lines = ["v=0", f"o=- {session_id} {session_id} IN {ip} {addr}", "s=-", f"c=IN {ip} {addr}",
-             "t=0 0", f"m=audio {port} RTP/AVP " + " ".join(str(p) for p, _ in formats)]  # fmt: skip
+    lines = [
+        "v=0",
+        f"o=- {session_id} {session_id} IN {ip} {addr}",
+        "s=-",
+        f"c=IN {ip} {addr}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP " + " ".join(str(p) for p, _ in formats),
+    ]
     lines += [f"a=rtpmap:{p} {m}" for p, m in formats if m]
     if direction:
         lines.append(f"a={direction}")
     return "\r\n".join(lines) + "\r\n"
 
 
-def sip_request(method: str, call_id: str, cseq: int, body: str = "", uri: str = "sip:bob@b.example",
-                branch: str = "z9hG4bK1") -> bytes:  # fmt: skip
+def sip_request(
+    method: str,
+    call_id: str,
+    cseq: int,
+    body: str = "",
+    uri: str = "sip:bob@b.example",
+    branch: str = "z9hG4bK1",
+) -> bytes:
     headers = [
         f"{method} {uri} SIP/2.0",
         f"Via: SIP/2.0/UDP a.example;branch={branch}",
@@ -296,8 +390,15 @@ def sip_request(method: str, call_id: str, cseq: int, body: str = "", uri: str =
     return ("\r\n".join(headers) + "\r\n\r\n" + body).encode()
 
 
-def sip_response(status: int, reason: str, call_id: str, cseq: int, method: str, body: str = "",
-                 branch: str = "z9hG4bK1") -> bytes:  # fmt: skip
+def sip_response(
+    status: int,
+    reason: str,
+    call_id: str,
+    cseq: int,
+    method: str,
+    body: str = "",
+    branch: str = "z9hG4bK1",
+) -> bytes:
     headers = [
         f"SIP/2.0 {status} {reason}",
         f"Via: SIP/2.0/UDP a.example;branch={branch}",
@@ -345,11 +446,20 @@ def our_rows(streams: list) -> dict:
     return rows
 
 
-def udp_frame(t_ns: int, src: str, dst: str, sport: int, dport: int, payload: bytes,
-              linktype: int = ETHERNET) -> Frame:  # fmt: skip
+def udp_frame(
+    t_ns: int, src: str, dst: str, sport: int, dport: int, payload: bytes, linktype: int = ETHERNET
+) -> Frame:
     return Frame(t_ns, link(linktype, ip_udp(src, dst, sport, dport, payload)))
 
 
-def tcp_frame(t_ns: int, src: str, dst: str, sport: int, dport: int, seq: int, payload: bytes,
-              flags: int = 0x18) -> Frame:  # fmt: skip
+def tcp_frame(
+    t_ns: int,
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    seq: int,
+    payload: bytes,
+    flags: int = 0x18,
+) -> Frame:
     return Frame(t_ns, link(ETHERNET, ip_tcp(src, dst, sport, dport, seq, payload, flags)))

@@ -37,18 +37,30 @@ def _good(tmp_path: Path, count: int = 60) -> Path:
 
 
 def _cli(path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", "rtp-stats", str(path), *args],
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "rtp-stats", str(path), *args],
+        capture_output=True,
+        text=True,
+    )
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    (b"", "empty file: not a capture"),
-    (b"\xd4\xc3", "not a capture file: only 2 bytes"),
-    (b'<?xml version="1.0"?>', "not a pcap or pcapng file: it starts with '<?xml ve'"),
-    (b"\x00\x01\x02\x03\x04\x05\x06\x07", "not a pcap or pcapng file: it starts with '00 01 02 03 04 05 06 07'"),
-    (b"\xd4\xc3\xb2\xa1\x02\x00", "truncated pcap file header: 6 of 24 bytes"),
-    (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a", "truncated pcapng section header: 12 of 28 bytes"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file: not a capture"),
+        (b"\xd4\xc3", "not a capture file: only 2 bytes"),
+        (b'<?xml version="1.0"?>', "not a pcap or pcapng file: it starts with '<?xml ve'"),
+        (
+            b"\x00\x01\x02\x03\x04\x05\x06\x07",
+            "not a pcap or pcapng file: it starts with '00 01 02 03 04 05 06 07'",
+        ),
+        (b"\xd4\xc3\xb2\xa1\x02\x00", "truncated pcap file header: 6 of 24 bytes"),
+        (
+            b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a",
+            "truncated pcapng section header: 12 of 28 bytes",
+        ),
+    ],
+)
 def test_unusable_files(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "bad.pcap"
     path.write_bytes(content)
@@ -78,8 +90,9 @@ def test_unknown_link_type(tmp_path: Path) -> None:
 def test_unknown_link_type_on_one_interface(tmp_path: Path) -> None:
     frames = [udp_frame(T0, "10.0.0.1", "10.0.0.2", 1, 2, b"x"), Frame(T0 + 1, b"\0" * 30, iface=1)]
     cap = open_capture(write_pcapng(tmp_path / "two.pcapng", frames, [Iface(ETHERNET), Iface(147)]))
-    assert cap.warnings == ["link type 147 (user 0) is not supported: 1 packets skipped"
-                            " (first is packet 2)"]  # fmt: skip
+    assert cap.warnings == [
+        "link type 147 (user 0) is not supported: 1 packets skipped (first is packet 2)"
+    ]
     assert cap.payload(0) == b"x"
 
 
@@ -93,7 +106,10 @@ def test_truncated_last_packet(tmp_path: Path) -> None:
     assert sum(len(s) for s in cap.rtp_streams()) == 119
     out = _cli(cut)
     assert out.returncode == 0
-    assert out.stderr == f"harness rtp-stats: warning: {cut}: packet 120: cut short (164 of 214 bytes)\n"
+    assert (
+        out.stderr
+        == f"harness rtp-stats: warning: {cut}: packet 120: cut short (164 of 214 bytes)\n"
+    )
     assert "0x00000001" in out.stdout and "0x00000002" in out.stdout
 
 
@@ -115,8 +131,10 @@ def test_corrupt_record_length(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.pcap"
     path.write_bytes(bytes(data))
     cap = open_capture(path)
-    assert cap.warnings == ["packet 10: corrupt record (captured length 10000000 > 262144);"
-                            " the rest of the file is ignored"]  # fmt: skip
+    assert cap.warnings == [
+        "packet 10: corrupt record (captured length 10000000 > 262144);"
+        " the rest of the file is ignored"
+    ]
     assert len(cap) == 9
 
 
@@ -152,9 +170,17 @@ def _exercise(path: Path) -> None:
 def test_fuzzed_captures_never_raise(tmp_path: Path) -> None:
     offer = sdp("10.0.0.1", 4000, [(0, None), (101, "telephone-event/8000")])
     answer = sdp("10.0.0.2", 4002, [(0, None), (101, "telephone-event/8000")])
-    sig = [udp_frame(T0 - 2, "10.0.0.1", "10.0.0.2", 5060, 5060, sip_request("INVITE", "f", 1, offer)),
-           udp_frame(T0 - 1, "10.0.0.2", "10.0.0.1", 5060, 5060,
-                     sip_response(200, "OK", "f", 1, "INVITE", answer))]  # fmt: skip
+    sig = [
+        udp_frame(T0 - 2, "10.0.0.1", "10.0.0.2", 5060, 5060, sip_request("INVITE", "f", 1, offer)),
+        udp_frame(
+            T0 - 1,
+            "10.0.0.2",
+            "10.0.0.1",
+            5060,
+            5060,
+            sip_response(200, "OK", "f", 1, "INVITE", answer),
+        ),
+    ]
     frames = merge(sig, StreamSpec("10.0.0.1", 4000, "10.0.0.2", 4002, count=40).frames())
     base = write_pcap(tmp_path / "base.pcap", frames).read_bytes()
     ng = write_pcapng(tmp_path / "base.pcapng", frames).read_bytes()

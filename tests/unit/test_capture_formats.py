@@ -63,8 +63,9 @@ def test_link_types(tmp_path: Path, linktype: int) -> None:
 
 
 def test_bsd_loopback_in_the_other_byte_order(tmp_path: Path) -> None:
-    frames = [Frame(T0, link(NULL, ip_udp("192.0.2.1", "192.0.2.2", 1, 2, PAYLOAD),
-                             big_endian_null=True))]  # fmt: skip
+    frames = [
+        Frame(T0, link(NULL, ip_udp("192.0.2.1", "192.0.2.2", 1, 2, PAYLOAD), big_endian_null=True))
+    ]
     cap = open_capture(write_pcap(tmp_path / "c.pcap", frames, linktype=NULL))
     assert cap.ip_version[0] == 4 and cap.payload(0) == PAYLOAD
 
@@ -125,8 +126,9 @@ def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
     frames = []
     for k, off in enumerate(range(0, len(dgram), cut)):
         more = 0x2000 if off + cut < len(dgram) else 0
-        pkt = ipv4("192.0.2.1", "192.0.2.2", 17, dgram[off : off + cut], ident=7,
-                   frag=more | (off // 8))  # fmt: skip
+        pkt = ipv4(
+            "192.0.2.1", "192.0.2.2", 17, dgram[off : off + cut], ident=7, frag=more | (off // 8)
+        )
         frames.append(Frame(T0 + k, link(ETHERNET, pkt)))
     cap = open_capture(write_pcap(tmp_path / "c.pcap", frames))
     assert len(frames) >= 2
@@ -153,7 +155,9 @@ def test_non_ip_frames_keep_their_numbers(tmp_path: Path) -> None:
 
 def test_long_runs_of_equal_records(tmp_path: Path) -> None:
     # thousands of same-sized records exercise the strided run check of the walk
-    frames = [udp_frame(T0 + k * 1000, "192.0.2.1", "192.0.2.2", 1, 2, PAYLOAD) for k in range(5000)]
+    frames = [
+        udp_frame(T0 + k * 1000, "192.0.2.1", "192.0.2.2", 1, 2, PAYLOAD) for k in range(5000)
+    ]
     frames.insert(2500, udp_frame(T0 + 2_499_500, "192.0.2.1", "192.0.2.2", 1, 2, b"odd"))
     cap = open_capture(write_pcap(tmp_path / "c.pcap", frames))
     assert len(cap) == 5001 and cap.payload(2500) == b"odd" and cap.payload(5000) == PAYLOAD

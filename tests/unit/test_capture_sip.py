@@ -29,7 +29,10 @@ def test_udp_on_any_port(tmp_path: Path) -> None:
     ]
     msgs = _open(tmp_path, frames)
     assert [(m.frame, m.transport, m.sport, m.dport) for m in msgs] == [
-        (1, "UDP", 5099, 15060), (2, "UDP", 15060, 5099), (4, "UDP", 5060, 5060)]  # fmt: skip
+        (1, "UDP", 5099, 15060),
+        (2, "UDP", 15060, 5099),
+        (4, "UDP", 5060, 5060),
+    ]
     assert isinstance(msgs[0].message, Request) and msgs[0].message.method == "INVITE"
     assert isinstance(msgs[1].message, Response) and msgs[1].message.status == 200
     assert msgs[0].data == INV and msgs[0].error is None
@@ -73,7 +76,7 @@ def test_tcp_segments_retransmissions_and_reordering(tmp_path: Path) -> None:
 def test_tcp_capture_starting_mid_message_and_lost_segment(tmp_path: Path) -> None:
     stream = INV + BYE + ACK
     frames = [
-        tcp_frame(T0, A, B, 40000, 5060, 5000, stream[50:len(INV)]),  # tail of a message
+        tcp_frame(T0, A, B, 40000, 5060, 5000, stream[50 : len(INV)]),  # tail of a message
         tcp_frame(T0 + 1, A, B, 40000, 5060, 5000 + len(INV) - 50, BYE[:40]),
         # the rest of the BYE never made it into the capture
         tcp_frame(T0 + 2, A, B, 40000, 5060, 5000 + len(INV) + len(BYE) - 50, ACK),

@@ -31,8 +31,14 @@ def test_sipp_dtmf_pcaps(digit: str) -> None:
 def _packets(spec: list[tuple[int, int, int, bool, int, bool]], start: int = T0) -> list:
     """(seq, ts, event, end, duration, marker) -> frames every 20 ms."""
     return [
-        udp_frame(start + k * 20_000_000, A, B, 30000, 40000,
-                  rtp(seq, ts, 0x77, 101, rtp_event(ev, dur, end=end), marker=mk))  # fmt: skip
+        udp_frame(
+            start + k * 20_000_000,
+            A,
+            B,
+            30000,
+            40000,
+            rtp(seq, ts, 0x77, 101, rtp_event(ev, dur, end=end), marker=mk),
+        )
         for k, (seq, ts, ev, end, dur, mk) in enumerate(spec)
     ]
 
@@ -51,8 +57,9 @@ def _events(tmp_path: Path, spec: list, with_sdp: str | None = None) -> list[Dtm
         answer = sdp(B, 40000, [(0, None), (101, with_sdp)])
         frames = [
             udp_frame(T0, A, B, 5060, 5060, sip_request("INVITE", "d1", 1, offer)),
-            udp_frame(T0 + 1_000_000, B, A, 5060, 5060,
-                      sip_response(200, "OK", "d1", 1, "INVITE", answer)),  # fmt: skip
+            udp_frame(
+                T0 + 1_000_000, B, A, 5060, 5060, sip_response(200, "OK", "d1", 1, "INVITE", answer)
+            ),
             *frames,
         ]
     cap = open_capture(write_pcap(tmp_path / "dtmf.pcap", frames))
@@ -88,11 +95,14 @@ def test_duration_going_down(tmp_path: Path) -> None:
     assert ev.violations == ["duration went down at frame 4 (480 -> 100)"]
 
 
-@pytest.mark.parametrize(("ends", "message"), [
-    (1, "1 end packet (RFC 4733 sends the end 3 times)"),
-    (2, "2 end packets (RFC 4733 sends the end 3 times)"),
-    (0, "no end packet (E bit never set)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("ends", "message"),
+    [
+        (1, "1 end packet (RFC 4733 sends the end 3 times)"),
+        (2, "2 end packets (RFC 4733 sends the end 3 times)"),
+        (0, "no end packet (E bit never set)"),
+    ],
+)
 def test_fewer_than_three_end_packets(tmp_path: Path, ends: int, message: str) -> None:
     evs = _events(tmp_path, _digit(100, 8000, 1, ends=ends) + _digit(110, 16000, 2))
     assert evs[0].violations == [message]

@@ -30,10 +30,12 @@ def test_window_edges_count() -> None:
 
 def test_hold_gap_in_a_capture(tmp_path: Path) -> None:
     # 2 s held inside the first SSRC (indexes never sent), then 3 s before a new SSRC
-    a = StreamSpec("10.3.0.1", 5000, "10.3.0.2", 6000, ssrc=1, count=250, bursts=[(100, 200)],
-                   seed=1)  # fmt: skip
-    b = StreamSpec("10.3.0.1", 5000, "10.3.0.2", 6000, ssrc=2, count=100,
-                   start_ns=T0 + 8_000_000_000, seed=2)  # fmt: skip
+    a = StreamSpec(
+        "10.3.0.1", 5000, "10.3.0.2", 6000, ssrc=1, count=250, bursts=[(100, 200)], seed=1
+    )
+    b = StreamSpec(
+        "10.3.0.1", 5000, "10.3.0.2", 6000, ssrc=2, count=100, start_ns=T0 + 8_000_000_000, seed=2
+    )
     cap = open_capture(write_pcap(tmp_path / "hold.pcap", merge(a.frames(), b.frames())))
     s1, s2 = cap.rtp_streams()
     (gap,) = s1.silence_windows(500)
@@ -44,5 +46,6 @@ def test_hold_gap_in_a_capture(tmp_path: Path) -> None:
     assert held[1] - held[0] == pytest.approx(3.02, abs=0.01)
     assert held[0] == pytest.approx(float(s1.time[-1]))
     assert held[1] == pytest.approx(float(s2.time[0]))
-    assert direction_silence(cap.rtp_streams(), "10.3.0.2", 6000, "10.3.0.1", 5000, 500,
-                             start=T0 / 1e9, end=T0 / 1e9 + 1) == [(T0 / 1e9, T0 / 1e9 + 1)]  # fmt: skip
+    assert direction_silence(
+        cap.rtp_streams(), "10.3.0.2", 6000, "10.3.0.1", 5000, 500, start=T0 / 1e9, end=T0 / 1e9 + 1
+    ) == [(T0 / 1e9, T0 / 1e9 + 1)]

@@ -36,8 +36,15 @@ def _random_stream(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
 
 def same(a: S.TsharkFigures, b: S.TsharkFigures) -> bool:
     """Equal as tshark prints them, and in every counter (floats may differ by an ulp)."""
-    counters = ("packets", "expected", "lost", "sequence_errors", "wrong_timestamps",
-                "seq_cycles", "problem")  # fmt: skip
+    counters = (
+        "packets",
+        "expected",
+        "lost",
+        "sequence_errors",
+        "wrong_timestamps",
+        "seq_cycles",
+        "problem",
+    )
     return a.row_values() == b.row_values() and all(
         getattr(a, k) == getattr(b, k) for k in counters
     )
@@ -54,8 +61,14 @@ def test_clean_stream_takes_the_array_path_and_matches() -> None:
     n = 5000
     rng = np.random.default_rng(1)
     t = np.round(np.cumsum(rng.normal(20, 0.7, n)) * 1000) / 1000
-    args = (np.arange(n) & 0xFFFF, (np.arange(n) * 160) & 0xFFFFFFFF, np.zeros(n, bool),
-            np.zeros(n, np.int64), np.full(n, 8000), t)  # fmt: skip
+    args = (
+        np.arange(n) & 0xFFFF,
+        (np.arange(n) * 160) & 0xFFFFFFFF,
+        np.zeros(n, bool),
+        np.zeros(n, np.int64),
+        np.full(n, 8000),
+        t,
+    )
     assert same(S.analyse(*args), S.analyse_reference(*args))
 
 
@@ -73,8 +86,14 @@ def test_rounding_ties_are_settled_like_tshark(monkeypatch: pytest.MonkeyPatch) 
     n = 300
     t = np.arange(n) * 20.0
     t[-1] += 0.568
-    args = (np.arange(n), np.arange(n) * 160, np.zeros(n, bool), np.zeros(n, np.int64),
-            np.full(n, 8000), t)  # fmt: skip
+    args = (
+        np.arange(n),
+        np.arange(n) * 160,
+        np.zeros(n, bool),
+        np.zeros(n, np.int64),
+        np.full(n, 8000),
+        t,
+    )
     calls = []
     exact = S._jitter_sequential
     monkeypatch.setattr(S, "_jitter_sequential", lambda d: calls.append(1) or exact(d))
@@ -90,8 +109,9 @@ def test_expected_and_lost_follow_tshark_types() -> None:
     # expected is a negative int stored in a guint32, lost an int32 again
     seq = np.array([100, 101, 102, 50])
     ts = np.array([8000, 8160, 8320, 10])
-    fig = S.analyse_reference(seq, ts, np.zeros(4, bool), np.zeros(4, np.int64),
-                              np.full(4, 8000), np.arange(4) * 20.0)  # fmt: skip
+    fig = S.analyse_reference(
+        seq, ts, np.zeros(4, bool), np.zeros(4, np.int64), np.full(4, 8000), np.arange(4) * 20.0
+    )
     assert fig.expected == (50 - 100 + 1) & 0xFFFFFFFF
     assert fig.lost == -53 and fig.wrong_timestamps == 1 and fig.problem
     assert fig.row_values()[1] == "-53 (-0.0%)"
@@ -111,8 +131,9 @@ def test_extra_counters(tmp_path: Path) -> None:
             pkts.append((t + 1000, p))  # a duplicate
     (t60, p60), (t61, p61) = pkts[60], pkts[61]
     pkts[60], pkts[61] = (t60, p61), (t61, p60)  # a late packet
-    other = StreamSpec("10.0.0.1", 4000, "10.0.0.2", 4002, ssrc=2, count=10, seed=2,
-                       start_ns=T0 + 3_000_000_000)  # fmt: skip
+    other = StreamSpec(
+        "10.0.0.1", 4000, "10.0.0.2", 4002, ssrc=2, count=10, seed=2, start_ns=T0 + 3_000_000_000
+    )
     frames = [udp_frame(t, base.src, base.dst, base.sport, base.dport, p) for t, p in pkts]
     cap = open_capture(write_pcap(tmp_path / "x.pcap", merge(frames, other.frames())))
     first, second = cap.rtp_streams()
