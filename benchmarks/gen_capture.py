@@ -73,8 +73,9 @@ def generate(path: Path, packets: int, seed: int = 1) -> dict:
         call_id = f"bench{c}"
         a_txt = f"10.0.0.{10 + c % 200}"
         b_txt = f"10.0.1.{10 + c % 200}"
-        invite = _sip(f"INVITE sip:2000@{b_txt} SIP/2.0", call_id, "1 INVITE",
-                      _sdp(a_txt, a_port, pt, rtpmap))  # fmt: skip
+        invite = _sip(
+            f"INVITE sip:2000@{b_txt} SIP/2.0", call_id, "1 INVITE", _sdp(a_txt, a_port, pt, rtpmap)
+        )
         ok = _sip("SIP/2.0 200 OK", call_id, "1 INVITE", _sdp(b_txt, b_port, pt, rtpmap))
         ack = _sip(f"ACK sip:2000@{b_txt} SIP/2.0", call_id, "1 ACK", "")
         extra.append((start - 60_000, _ip_udp(a_ip, b_ip, 5060, 5060, invite)))
@@ -105,27 +106,43 @@ def generate(path: Path, packets: int, seed: int = 1) -> dict:
             t[late] += 45_000  # arrives after the next two
             dup = np.flatnonzero(rng.random(n) < 0.0005)
             sel = np.concatenate([idx[keep], dup])
-            parts.append(dict(t=t[sel], seq=seq[sel], ts=ts[sel], pt=pts[sel], len=lens[sel],
-                              marker=marker[sel], ssrc=ssrc, src=src, dst=dst, sport=sport,
-                              dport=dport))  # fmt: skip
+            parts.append(
+                {
+                    "t": t[sel],
+                    "seq": seq[sel],
+                    "ts": ts[sel],
+                    "pt": pts[sel],
+                    "len": lens[sel],
+                    "marker": marker[sel],
+                    "ssrc": ssrc,
+                    "src": src,
+                    "dst": dst,
+                    "sport": sport,
+                    "dport": dport,
+                }
+            )
             for k in range(0, n, 250):  # RTCP SR, 52 bytes, to port + 1
-                sr = struct.pack("!BBHIIIIIIIIIIIII", 0x81, 200, 12, ssrc, 0, 0, 0, 0, 0,
-                                 1, 0, 0, 0, 0, 0, 0)[:52]  # fmt: skip
+                sr = struct.pack(
+                    "!BBHIIIIIIIIIIIII", 0x81, 200, 12, ssrc, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0
+                )[:52]
                 extra.append((int(t[k]) + 7_000, _ip_udp(src, dst, sport + 1, dport + 1, sr)))
     return _write(path, parts, extra)
 
 
 def _write(path: Path, parts: list[dict], extra: list[tuple[int, bytes]]) -> dict:
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("t", "seq", "ts", "pt", "len", "marker")}
+    cat = {
+        k: np.concatenate([p[k] for p in parts]) for k in ("t", "seq", "ts", "pt", "len", "marker")
+    }
     counts = [p["t"].size for p in parts]
     for k in ("ssrc", "src", "dst", "sport", "dport"):
         cat[k] = np.repeat([p[k] for p in parts], counts)
     n_rtp = cat["t"].size
     t_all = np.concatenate([cat["t"], np.array([e[0] for e in extra], dtype=np.int64)])
-    rec_len = np.concatenate([16 + 14 + 20 + 8 + 12 + cat["len"],
-                              np.array([16 + len(e[1]) for e in extra])])  # fmt: skip
+    rec_len = np.concatenate(
+        [16 + 14 + 20 + 8 + 12 + cat["len"], np.array([16 + len(e[1]) for e in extra])]
+    )
     order = np.argsort(t_all, kind="stable")
-    t_sorted, len_sorted = t_all[order], rec_len[order]
+    len_sorted = rec_len[order]
     offs = 24 + np.concatenate(([0], np.cumsum(len_sorted)[:-1]))
     total = int(24 + len_sorted.sum())
     buf = np.full(total, 0xD5, dtype=np.uint8)
@@ -178,19 +195,22 @@ def _write(path: Path, parts: list[dict], extra: list[tuple[int, bytes]]) -> dic
         buf[off : off + 16] = np.frombuffer(hdr, np.uint8)
         buf[off + 16 : off + 16 + len(frame)] = np.frombuffer(frame, np.uint8)
     path.write_bytes(buf.tobytes())
-    return {"packets": int(t_all.size), "rtp_packets": n_rtp, "streams": len(parts),
-            "bytes": total}  # fmt: skip
+    return {"packets": int(t_all.size), "rtp_packets": n_rtp, "streams": len(parts), "bytes": total}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     info = generate(args.out, args.packets, args.seed)
-    print(f"{args.out}: {info['packets']} packets ({info['rtp_packets']} RTP in"
-          f" {info['streams']} streams), {info['bytes'] / 1e6:.1f} MB")  # fmt: skip
+    print(
+        f"{args.out}: {info['packets']} packets ({info['rtp_packets']} RTP in"
+        f" {info['streams']} streams), {info['bytes'] / 1e6:.1f} MB"
+    )
     return 0
 
 

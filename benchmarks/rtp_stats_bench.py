@@ -43,7 +43,9 @@ def run(cmd: list[str]) -> tuple[float, int, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
@@ -60,14 +62,16 @@ def main(argv: list[str] | None = None) -> int:
 
         t = time.perf_counter()
         info = generate(capture, args.packets)
-        print(f"generated {capture} in {time.perf_counter() - t:.1f} s: {info['packets']} packets,"
-              f" {info['streams']} RTP streams")  # fmt: skip
+        print(
+            f"generated {capture} in {time.perf_counter() - t:.1f} s: {info['packets']} packets,"
+            f" {info['streams']} RTP streams"
+        )
     size = capture.stat().st_size
     from harness.capture import open_capture
 
     packets = len(open_capture(capture))
 
-    harness = [sys.executable, "-m", "harness", "rtp-stats", "--tshark", str(capture)]
+    harness = [sys.executable, "-m", "harness", "rtp-stats", "--tshark", "--workers", "1", str(capture)]
     tshark = ["tshark", "-n", "-r", str(capture), "-q", "-z", "rtp,streams"]
     results: dict[str, list[tuple[float, int]]] = {"harness": [], "tshark": []}
     outputs: dict[str, str] = {}

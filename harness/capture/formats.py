@@ -404,9 +404,7 @@ def _pcapng_records(
         else:
             ids = hdr[:, 0]
         iface[lo:hi] = base + ids
-        ts_raw[lo:hi] = (hdr[:, 1].astype(np.uint64) << np.uint64(32)) | hdr[:, 2].astype(
-            np.uint64
-        )
+        ts_raw[lo:hi] = (hdr[:, 1].astype(np.uint64) << np.uint64(32)) | hdr[:, 2].astype(np.uint64)
         cap = hdr[:, 3]
         room = blen - 32
         if np.any(cap > room):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.capture.formats import Records, gather
+from harness.capture.parallel import can_fork, shared_zeros, split
 
 LINKTYPE_NAMES = {
     0: "BSD loopback",
@@ -140,8 +141,7 @@ class _Rows:
     With ``pre`` > 0 the rows also hold the ``pre`` bytes before each packet (a pcap
     record header), available as ``header``."""
 
-    def __init__(self, buf: bytes, data_off: np.ndarray, caplen: np.ndarray, pre: int = 0
-                 ) -> None:  # fmt: skip
+    def __init__(self, buf: bytes, data_off: np.ndarray, caplen: np.ndarray, pre: int = 0) -> None:
         self.buf = buf
         self.data_off = data_off
         self.caplen = caplen
@@ -197,36 +197,60 @@ def _groups(values: np.ndarray, ix: _Ix) -> list[tuple[int, _Ix]]:
     return [(int(u), ix.subset(v == u)) for u in np.unique(v)]
 
 
-def decode(rec: Records, buf: bytes) -> PacketTable:
+PARALLEL_MIN = 200_000  # packets: below this a second process costs more than it saves
+
+
+def decode(rec: Records, buf: bytes, workers: int = 1) -> PacketTable:
+    """Decode every packet; with ``workers=2`` (and a large capture) a forked process
+    decodes the second half into shared arrays."""
     n = len(rec)
+    parallel = workers > 1 and n >= PARALLEL_MIN and can_fork()
+    zeros = shared_zeros if parallel else np.zeros
     warnings: list[str] = []
     warn = _Warn(warnings)
-    ports = np.zeros(n, dtype=">u4")
+    ports = zeros(n, dtype=">u4")
     t = PacketTable(
-        ts_ns=rec.ts_ns if rec.ts_ns is not None else np.zeros(n, dtype=np.int64),
-        ip_version=np.zeros(n, dtype=np.uint8),
-        proto=np.zeros(n, dtype=np.uint8),
-        src_hi=np.zeros(n, dtype=np.uint64),
-        src_lo=np.zeros(n, dtype=np.uint64),
-        dst_hi=np.zeros(n, dtype=np.uint64),
-        dst_lo=np.zeros(n, dtype=np.uint64),
+        ts_ns=rec.ts_ns if rec.ts_ns is not None else zeros(n, dtype=np.int64),
+        ip_version=zeros(n, dtype=np.uint8),
+        proto=zeros(n, dtype=np.uint8),
+        src_hi=zeros(n, dtype=np.uint64),
+        src_lo=zeros(n, dtype=np.uint64),
+        dst_hi=zeros(n, dtype=np.uint64),
+        dst_lo=zeros(n, dtype=np.uint64),
         sport=ports.view(">u2")[0::2],
         dport=ports.view(">u2")[1::2],
         ports=ports,
-        payload_off=np.zeros(n, dtype=np.int64),
-        payload_len=np.zeros(n, dtype=np.int32),
-        payload_wire_len=np.zeros(n, dtype=np.int32),
-        head=np.zeros((n, HEAD), dtype=np.uint8),
-        tcp_seq=np.zeros(n, dtype=np.int64),
-        tcp_flags=np.zeros(n, dtype=np.uint8),
-        fragment=np.zeros(n, dtype=bool),
+        payload_off=zeros(n, dtype=np.int64),
+        payload_len=zeros(n, dtype=np.int32),
+        payload_wire_len=zeros(n, dtype=np.int32),
+        head=zeros((n, HEAD), dtype=np.uint8),
+        tcp_seq=zeros(n, dtype=np.int64),
+        tcp_flags=zeros(n, dtype=np.uint8),
+        fragment=zeros(n, dtype=bool),
         warnings=warnings,
     )
     frags: list[tuple] = []
     unsupported: dict[int, tuple[int, int]] = {}
-    for lo in range(0, n, CHUNK):
-        hi = min(n, lo + CHUNK)
-        _decode_chunk(t, rec, buf, lo, hi, warn, frags, unsupported)
+
+    def run(lo: int, hi: int, w: _Warn, fr: list, un: dict) -> tuple:
+        for start in range(lo, hi, CHUNK):
+            _decode_chunk(t, rec, buf, start, min(hi, start + CHUNK), w, fr, un)
+        return w.items, w.count, fr, un
+
+    if parallel:
+        mid = (n // 2 + CHUNK - 1) // CHUNK * CHUNK
+        _mine, (items, count, their_frags, their_un) = split(
+            lambda: run(0, mid, warn, frags, unsupported),
+            lambda: run(mid, n, _Warn([]), [], {}),
+        )
+        warn.items.extend(items)
+        warn.count += count
+        frags.extend(their_frags)
+        for lt, (c, first) in their_un.items():
+            c0, f0 = unsupported.get(lt, (0, first))
+            unsupported[lt] = (c0 + c, min(f0, first))
+    else:
+        run(0, n, warn, frags, unsupported)
     for lt, (count, first) in sorted(unsupported.items()):
         warnings.insert(
             0,
@@ -239,8 +263,16 @@ def decode(rec: Records, buf: bytes) -> PacketTable:
     return t
 
 
-def _decode_chunk(t: PacketTable, rec: Records, buf: bytes, lo: int, hi: int, warn: _Warn,
-                  frags: list, unsupported: dict) -> None:  # fmt: skip
+def _decode_chunk(
+    t: PacketTable,
+    rec: Records,
+    buf: bytes,
+    lo: int,
+    hi: int,
+    warn: _Warn,
+    frags: list,
+    unsupported: dict,
+) -> None:
     data_off = rec.data_off[lo:hi]
     caplen = rec.caplen[lo:hi].astype(np.int64)
     if rec.pcap_header is None:
@@ -312,8 +344,17 @@ def _link(rows: _Rows, lt: int, idx: np.ndarray, l3: np.ndarray, ipver: np.ndarr
         l3[idx] = 0
 
 
-def _ipv4(t: PacketTable, rows: _Rows, ix: _Ix, l3: np.ndarray, end: np.ndarray,
-          l4: np.ndarray, l4_end: np.ndarray, warn: _Warn, frags: list) -> None:  # fmt: skip
+def _ipv4(
+    t: PacketTable,
+    rows: _Rows,
+    ix: _Ix,
+    l3: np.ndarray,
+    end: np.ndarray,
+    l4: np.ndarray,
+    l4_end: np.ndarray,
+    warn: _Warn,
+    frags: list,
+) -> None:
     if ix.size == 0:
         return
     short = end[ix.loc] - l3[ix.loc] < 20
@@ -347,13 +388,23 @@ def _ipv4(t: PacketTable, rows: _Rows, ix: _Ix, l3: np.ndarray, end: np.ndarray,
                 key = (4, bytes(r[12:20]), (int(r[4]) << 8) | int(r[5]), int(r[9]))
                 start = int(rows.data_off[i]) + int(l4[i])
                 stop = int(rows.data_off[i]) + int(min(l4_end[i], end[i]))
-                frags.append((gx.lo + i, (fl & 0x1FFF) * 8, key, int(r[9]), bool(fl & 0x2000),
-                              start, stop))  # fmt: skip
+                frags.append(
+                    (gx.lo + i, (fl & 0x1FFF) * 8, key, int(r[9]), bool(fl & 0x2000), start, stop)
+                )
             t.fragment[gx.frames0(is_frag)] = True
 
 
-def _ipv6(t: PacketTable, rows: _Rows, ix: _Ix, l3: np.ndarray, end: np.ndarray,
-          l4: np.ndarray, l4_end: np.ndarray, warn: _Warn, frags: list) -> None:  # fmt: skip
+def _ipv6(
+    t: PacketTable,
+    rows: _Rows,
+    ix: _Ix,
+    l3: np.ndarray,
+    end: np.ndarray,
+    l4: np.ndarray,
+    l4_end: np.ndarray,
+    warn: _Warn,
+    frags: list,
+) -> None:
     if ix.size == 0:
         return
     short = end[ix.loc] - l3[ix.loc] < 40
@@ -407,8 +458,16 @@ def _ipv6(t: PacketTable, rows: _Rows, ix: _Ix, l3: np.ndarray, end: np.ndarray,
         t.proto[g] = nh.astype(np.uint8)
 
 
-def _transport(t: PacketTable, rows: _Rows, lo: int, k: int, l4: np.ndarray,
-               l4_end: np.ndarray, end: np.ndarray, warn: _Warn) -> None:  # fmt: skip
+def _transport(
+    t: PacketTable,
+    rows: _Rows,
+    lo: int,
+    k: int,
+    l4: np.ndarray,
+    l4_end: np.ndarray,
+    end: np.ndarray,
+    warn: _Warn,
+) -> None:
     ok_ip = (t.ip_version[lo : lo + k] != 0) & ~t.fragment[lo : lo + k]
     proto = t.proto[lo : lo + k]
     ix = _Ix(np.flatnonzero(ok_ip & (proto == PROTO_UDP)), k, lo)
@@ -454,8 +513,9 @@ def _transport(t: PacketTable, rows: _Rows, lo: int, k: int, l4: np.ndarray,
         _payload(t, rows, gx, c + doff, ip_len - doff, end)
 
 
-def _payload(t: PacketTable, rows: _Rows, gx: _Ix, start: int | np.ndarray, wire: np.ndarray,
-             end: np.ndarray) -> None:  # fmt: skip
+def _payload(
+    t: PacketTable, rows: _Rows, gx: _Ix, start: int | np.ndarray, wire: np.ndarray, end: np.ndarray
+) -> None:
     wire = np.maximum(wire, 0)
     captured = np.minimum(start + wire, end[gx.loc]) - start
     np.maximum(captured, 0, out=captured)

@@ -29,10 +29,31 @@ if TYPE_CHECKING:
     from harness.capture.capture import Capture
 
 NON_MEDIA_PORTS = np.array(
-    [53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 546, 547, 1900, 3478, 4500,
-     5060, 5061, 5353, 5355],
+    [
+        53,
+        67,
+        68,
+        69,
+        123,
+        137,
+        138,
+        161,
+        162,
+        500,
+        514,
+        520,
+        546,
+        547,
+        1900,
+        3478,
+        4500,
+        5060,
+        5061,
+        5353,
+        5355,
+    ],
     dtype=np.int32,
-)  # fmt: skip
+)
 
 _K = (
     np.uint64(0x9E3779B97F4A7C15),
@@ -47,22 +68,33 @@ _K = (
 Column = Callable[[], np.ndarray]
 
 
-def _hash(cols: Sequence[Column]) -> np.ndarray:
-    """A 64-bit hash per row; each column is produced (and dropped) in turn."""
-    h = None
+def _hashes(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes per row; each column is made (and dropped) in turn,
+    and the arithmetic runs in place."""
+    h1 = h2 = tmp = None
     with np.errstate(over="ignore"):
         for k, make in enumerate(cols):
-            v = make().astype(np.uint64, copy=False) * _K[k % len(_K)]
-            if h is None:
-                h = v
-            else:
-                h ^= v
-                h ^= h >> np.uint64(29)
+            v = make().astype(np.uint64, copy=False)
+            if h1 is None or h2 is None or tmp is None:
+                h1 = v * _K[k % len(_K)]
+                h2 = v * _K[(k + 3) % len(_K)]
+                tmp = np.empty_like(h1)
+                continue
+            np.multiply(v, _K[k % len(_K)], out=tmp)
+            h1 ^= tmp
+            np.right_shift(h1, np.uint64(29), out=tmp)
+            h1 ^= tmp
+            np.multiply(v, _K[(k + 3) % len(_K)], out=tmp)
             del v
-        assert h is not None
-        h *= _K[5]
-        h ^= h >> np.uint64(32)
-    return h
+            h2 += tmp
+            np.right_shift(h2, np.uint64(31), out=tmp)
+            h2 ^= tmp
+        assert h1 is not None and h2 is not None
+        h1 *= _K[5]
+        h1 ^= h1 >> np.uint64(32)
+        h2 *= _K[4]
+        h2 ^= h2 >> np.uint64(29)
+    return h1, h2
 
 
 def _lookup(uniq: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | bool]:
@@ -93,14 +125,14 @@ def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
     Returns (``order``, ``bounds``): ``order[bounds[g]:bounds[g + 1]]`` are the rows of group
     ``g`` in their original order, groups numbered by first appearance. Hash-based: the
     distinct hashes come from a sample plus whatever the sample missed, rows find their
-    group by binary search, and the grouping is verified column by column (and redone
-    with a lexicographic sort in the astronomically unlikely case of a hash collision).
+    group through a small table, and a second, independent hash checks every row against
+    its group (the grouping is redone exactly, with a lexicographic sort, if two distinct
+    keys ever share the first hash).
     """
-    h = _hash(cols)
-    n = h.size
-    if n == 0:
+    h, check = _hashes(cols)
+    if h.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    uniq = np.unique(h[:: max(1, n // 4096)])
+    uniq = np.unique(h[:: max(1, h.size // 4096)])
     while True:
         ids, found = _lookup(uniq, h)
         if found is True:
@@ -110,11 +142,9 @@ def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(ids, kind="stable")
     bounds = np.searchsorted(ids[order], np.arange(uniq.size + 1, dtype=ids.dtype))
     first = order[bounds[:-1]]
-    for make in cols:
-        col = make()
-        if not np.array_equal(col[first][ids], col):
-            return _group_exact([c() for c in cols])
-        del col
+    # Rows that share the first hash but not the second: a collision (2^-64 per pair).
+    if not np.array_equal(check[first][ids], check):
+        return _group_exact([c() for c in cols])
     by_first = np.argsort(first)
     sizes = np.diff(bounds)[by_first]
     new_bounds = np.concatenate(([0], np.cumsum(sizes)))
@@ -123,7 +153,6 @@ def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _group_exact(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    n = cols[0].size
     order = np.lexsort(cols[::-1])
     keys = np.stack([c[order] for c in cols])
     change = np.concatenate(([True], np.any(keys[:, 1:] != keys[:, :-1], axis=0)))
@@ -133,6 +162,10 @@ def _group_exact(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     pieces.sort(key=lambda p: int(p[0]))
     sizes = [p.size for p in pieces]
     return np.concatenate(pieces), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def _ssrc_column(head: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    return np.take(head.view(">u4")[:, 2], sel)  # bytes 8-11 of each 12-byte head
 
 
 def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
@@ -148,21 +181,21 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
     )
     if sel.size == 0:
         return []
-    hdr = head[sel]
     cols: list[Column] = [
-        lambda: cap.src_lo[sel],
-        lambda: cap.dst_lo[sel],
-        lambda: cap.ports[sel],
-        lambda: hdr[:, 8:12].view(">u4")[:, 0],
+        partial(np.take, cap.src_lo, sel),
+        partial(np.take, cap.dst_lo, sel),
+        partial(np.take, cap.ports, sel),
+        partial(_ssrc_column, head, sel),
     ]
-    if np.any(cap.src_hi[sel]) or np.any(cap.dst_hi[sel]):
-        cols += [lambda: cap.src_hi[sel], lambda: cap.dst_hi[sel]]
+    if np.any(cap.ip_version == 6):  # IPv4 addresses have a zero high half
+        cols += [partial(np.take, cap.src_hi, sel), partial(np.take, cap.dst_hi, sel)]
     order, bounds = group(cols)
 
     # Everything per packet in stream order; each stream takes views of these.
     g_frame = sel[order]  # packet index, made the frame number below
-    hdr = hdr[order]
     del sel, order, cols
+    hdr = head[g_frame]
+    g_ts_ns = cap.ts_ns[g_frame]
     g_frame += 1
     b0 = hdr[:, 0]
     g_marker = (hdr[:, 1] & 0x80) != 0
@@ -214,7 +247,7 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
             timestamp=g_ts[sl],
             marker=g_marker[sl],
             pt=ptv,
-            ts_ns=cap.ts_ns[p],
+            ts_ns=g_ts_ns[sl],
             jitter_clock=clocks,
             pt_names=names,
             rtpmap=rtpmap,
@@ -232,8 +265,9 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
     return out
 
 
-def _acceptance(cap: Capture, frame: np.ndarray, b0: np.ndarray, marker: np.ndarray,
-                pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _acceptance(
+    cap: Capture, frame: np.ndarray, b0: np.ndarray, marker: np.ndarray, pt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per packet: valid RTP on an SDP port; passes tshark's rtp_udp heuristic (ports
     aside). Lengths only matter with CSRCs, an extension or padding: checked on those."""
     rtcp_range = (pt >= 72) & (pt <= 76)
@@ -274,8 +308,11 @@ def _header_len(cap: Capture, p: np.ndarray, b0: np.ndarray) -> tuple[np.ndarray
         ee = ext[room]
         words = gather(cap.buf, cap.payload_off[p[ee]] + hlen[ee] + 2, 2).astype(np.int64)
         hlen[ee] += 4 + 4 * ((words[:, 0] << 8) | words[:, 1])
-    padded = np.flatnonzero(((b0 & 0x20) != 0) & (cap.payload_len[p] >= cap.payload_wire_len[p])
-                            & (cap.payload_len[p] > 0))  # fmt: skip
+    padded = np.flatnonzero(
+        ((b0 & 0x20) != 0)
+        & (cap.payload_len[p] >= cap.payload_wire_len[p])
+        & (cap.payload_len[p] > 0)
+    )
     if padded.size:
         last = cap.payload_off[p[padded]] + cap.payload_len[p[padded]] - 1
         pad[padded] = cap.u8[last]

@@ -81,8 +81,9 @@ def reassemble(segments: list[Segment]) -> list[Chunk]:
     return out
 
 
-def _deliver(out: list[Chunk], seg: Segment, rel: int, nxt: int, gap: bool,
-             frame: int | None = None) -> int:  # fmt: skip
+def _deliver(
+    out: list[Chunk], seg: Segment, rel: int, nxt: int, gap: bool, frame: int | None = None
+) -> int:
     piece = seg.data[-rel:] if rel else seg.data
     out.append(Chunk(seg.frame if frame is None else frame, piece, after_gap=gap))
     return (nxt + len(piece)) & 0xFFFFFFFF

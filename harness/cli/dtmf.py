@@ -36,10 +36,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list of events")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a rule is broken")
     heur = parser.add_mutually_exclusive_group()
-    heur.add_argument("--heuristic", dest="heuristic", action="store_const", const=True,
-                      help="also look in RTP found without signalling")  # fmt: skip
-    heur.add_argument("--no-heuristic", dest="heuristic", action="store_const", const=False,
-                      help="only RTP set up by SDP")  # fmt: skip
+    heur.add_argument(
+        "--heuristic",
+        dest="heuristic",
+        action="store_const",
+        const=True,
+        help="also look in RTP found without signalling",
+    )
+    heur.add_argument(
+        "--no-heuristic",
+        dest="heuristic",
+        action="store_const",
+        const=False,
+        help="only RTP set up by SDP",
+    )
     parser.set_defaults(func=run, heuristic=None)
 
 
@@ -53,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"harness dtmf: {args.capture}: {exc.reason}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        print(f"harness dtmf: {args.capture}: internal error: {type(exc).__name__}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"harness dtmf: {args.capture}: internal error: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     for warning in cap.warnings:
         print(f"harness dtmf: warning: {args.capture}: {warning}", file=sys.stderr)
@@ -63,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
     for stream, events in found:
         for ev in events:
             d = ev.to_dict()
-            d.update(src=stream.src, src_port=stream.src_port, dst=stream.dst,
-                     dst_port=stream.dst_port)  # fmt: skip
+            d.update(
+                src=stream.src, src_port=stream.src_port, dst=stream.dst, dst_port=stream.dst_port
+            )
             d["start_rel"] = round(ev.start_time - start_ns / 1e9, 6)
             items.append(d)
     if args.json:

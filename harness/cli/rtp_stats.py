@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -29,10 +30,20 @@ examples:
 """
 
 _COLUMNS = (
-    ("Source", "<"), ("Destination", "<"), ("SSRC", "<"), ("Payload", "<"), ("Pkts", ">"),
-    ("Lost", ">"), ("Min Δ ms", ">"), ("Mean Δ ms", ">"), ("Max Δ ms", ">"),
-    ("Min jit ms", ">"), ("Mean jit ms", ">"), ("Max jit ms", ">"), ("Problems", "<"),
-)  # fmt: skip
+    ("Source", "<"),
+    ("Destination", "<"),
+    ("SSRC", "<"),
+    ("Payload", "<"),
+    ("Pkts", ">"),
+    ("Lost", ">"),
+    ("Min Δ ms", ">"),
+    ("Mean Δ ms", ">"),
+    ("Max Δ ms", ">"),
+    ("Min jit ms", ">"),
+    ("Mean jit ms", ">"),
+    ("Max jit ms", ">"),
+    ("Problems", "<"),
+)
 
 
 def register(subparsers: Any) -> None:
@@ -51,10 +62,27 @@ def register(subparsers: Any) -> None:
         "--tshark", action="store_true", help="print tshark's '-q -z rtp,streams' block exactly"
     )
     heur = parser.add_mutually_exclusive_group()
-    heur.add_argument("--heuristic", dest="heuristic", action="store_const", const=True,
-                      help="also find RTP without signalling")  # fmt: skip
-    heur.add_argument("--no-heuristic", dest="heuristic", action="store_const", const=False,
-                      help="only RTP set up by SDP")  # fmt: skip
+    heur.add_argument(
+        "--heuristic",
+        dest="heuristic",
+        action="store_const",
+        const=True,
+        help="also find RTP without signalling",
+    )
+    heur.add_argument(
+        "--no-heuristic",
+        dest="heuristic",
+        action="store_const",
+        const=False,
+        help="only RTP set up by SDP",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        choices=(1, 2),
+        default=None,
+        help="processes for a large capture (default: 2 where there are two CPUs)",
+    )
     parser.set_defaults(func=run, heuristic=None)
 
 
@@ -62,15 +90,18 @@ def run(args: argparse.Namespace) -> int:
     from harness.capture import CaptureError, open_capture
     from harness.media.streams import stats_of
 
+    workers = args.workers or min(2, os.cpu_count() or 1)
     try:
-        cap = open_capture(args.capture)
-        stats = stats_of(cap.rtp_streams(heuristic=args.heuristic))
+        cap = open_capture(args.capture, workers=workers)
+        stats = stats_of(cap.rtp_streams(heuristic=args.heuristic), workers=workers)
     except CaptureError as exc:
         print(f"harness rtp-stats: {args.capture}: {exc.reason}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        print(f"harness rtp-stats: {args.capture}: internal error: {type(exc).__name__}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"harness rtp-stats: {args.capture}: internal error: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     for warning in cap.warnings:
         print(f"harness rtp-stats: warning: {args.capture}: {warning}", file=sys.stderr)
@@ -89,10 +120,28 @@ def tshark_block(stats: list) -> str:
     """The ``-q -z rtp,streams`` output of tshark 4.0 (streams newest first, as tshark)."""
     lines = [
         "========================= RTP Streams ========================",
-        "%13s %13s %15s %5s %15s %5s %10s %16s %5s %12s %15s %15s %15s %15s %15s %15s %s"
-        % ("Start time", "End time", "Src IP addr", "Port", "Dest IP addr", "Port", "SSRC",
-           "Payload", "Pkts", "Lost", "Min Delta(ms)", "Mean Delta(ms)", "Max Delta(ms)",
-           "Min Jitter(ms)", "Mean Jitter(ms)", "Max Jitter(ms)", "Problems?"),  # fmt: skip
+        " ".join(
+            f"{name:>{width}}" if width else name
+            for name, width in (
+                ("Start time", 13),
+                ("End time", 13),
+                ("Src IP addr", 15),
+                ("Port", 5),
+                ("Dest IP addr", 15),
+                ("Port", 5),
+                ("SSRC", 10),
+                ("Payload", 16),
+                ("Pkts", 5),
+                ("Lost", 12),
+                ("Min Delta(ms)", 15),
+                ("Mean Delta(ms)", 15),
+                ("Max Delta(ms)", 15),
+                ("Min Jitter(ms)", 15),
+                ("Mean Jitter(ms)", 15),
+                ("Max Jitter(ms)", 15),
+                ("Problems?", 0),
+            )
+        ),
     ]
     lines += [s.tshark_row() for s in reversed(stats)]
     lines.append("==============================================================")

@@ -18,6 +18,7 @@ Only the first 4-byte block of a payload is read (RFC 4733 2.5.1.5 allows more).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -198,7 +199,7 @@ def _finish(cur: _Building) -> DtmfEvent:
 
 
 def _check_overlaps(events: list[DtmfEvent]) -> None:
-    for prev, ev in zip(events, events[1:], strict=False):
+    for prev, ev in pairwise(events):
         if prev.ssrc != ev.ssrc:
             continue
         gap = (ev.rtp_timestamp - prev.rtp_timestamp) & 0xFFFFFFFF

@@ -150,7 +150,8 @@ def analyse_reference(
         wrong_seq = False
         if not its:
             wrong_ts += 1
-        if s < start_seq and its and not under:
+        # tshark's branches kept one for one, so that the port can be read against it
+        if s < start_seq and its and not under:  # noqa: SIM114
             cycles += 1
             under = True
         elif s == 0 and stop_seq == 65535 and its and not under:
@@ -159,7 +160,7 @@ def analyse_reference(
         elif s > start_seq and its and under:
             under = False
 
-        if its and seq_num + 1 == s:
+        if its and seq_num + 1 == s:  # noqa: SIM114
             seq_num = s
         elif its and seq_num == 65535 and s == 0:
             seq_num = s
@@ -191,18 +192,18 @@ def analyse_reference(
                 delta = cur - time
 
         if its and not mk_l[i] and not is_cn and not follow_cn:
-            if delta > max_delta:
+            if delta > max_delta:  # noqa: PLR1730 - C's comparison, NaN included
                 max_delta = delta
-            if min_delta == -1:
+            if min_delta == -1:  # noqa: SIM114
                 min_delta = delta
             elif delta < min_delta:
                 min_delta = delta
             mean_delta = (mean_delta * (total_nr - 1) + delta) / total_nr
             if clock_rate != 0:
-                if jitter > max_jitter:
+                if jitter > max_jitter:  # noqa: PLR1730
                     max_jitter = jitter
                 mean_jitter = (mean_jitter * (total_nr - 1) + current_jitter) / total_nr
-                if min_jitter == -1:
+                if min_jitter == -1:  # noqa: SIM114
                     min_jitter = jitter
                 elif jitter < min_jitter:
                     min_jitter = jitter
@@ -534,4 +535,3 @@ def analyse(
         seq_cycles=cycles,
         problem=bool(sequence or wrong_ts),
     )
-

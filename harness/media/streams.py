@@ -183,19 +183,25 @@ class RtpStream:
 
     def stats(self) -> StreamStats:
         fig = self._figures
-        ext = self.extended_seq()
-        if ext.size < 2 or bool(np.all(ext[1:] > ext[:-1])):
-            unique, duplicates, out_of_order = ext.size, 0, 0
+        n = int(self.seq.size)
+        step_seq = np.diff(self.seq.astype(np.int64)) & 0xFFFF  # forward distance
+        if n < 2 or bool(np.all((step_seq >= 1) & (step_seq < 0x8000))):
+            # Always forward: no duplicates, nothing late, the gaps are the losses.
+            duplicates = out_of_order = 0
+            lost_unique = int(step_seq.sum()) - (n - 1) if n > 1 else 0
+            consecutive = step_seq == 1
         else:
+            ext = self.extended_seq()
             _, first_idx = np.unique(ext, return_index=True)
-            is_first = np.zeros(ext.size, dtype=bool)
+            is_first = np.zeros(n, dtype=bool)
             is_first[first_idx] = True
-            late = np.zeros(ext.size, dtype=bool)
+            late = np.zeros(n, dtype=bool)
             late[1:] = ext[1:] < np.maximum.accumulate(ext)[:-1]
-            unique = first_idx.size
-            duplicates = ext.size - unique
+            duplicates = n - first_idx.size
             out_of_order = int(np.count_nonzero(late & is_first))
-        step, anomalies = self._timestamp_steps(ext)
+            lost_unique = int(ext.max() - ext.min() + 1 - first_idx.size)
+            consecutive = np.diff(ext) == 1
+        step, anomalies = self._timestamp_steps(consecutive)
         names = ", ".join(self.pt_names[p] for p in sorted(self.pt_names))
         return StreamStats(
             src=self.src,
@@ -210,7 +216,7 @@ class RtpStream:
             expected=fig.expected,
             lost=fig.lost,
             lost_percent=fig.lost_percent,
-            lost_unique=int(ext.max() - ext.min() + 1 - unique),
+            lost_unique=lost_unique,
             duplicates=int(duplicates),
             out_of_order=out_of_order,
             sequence_errors=fig.sequence_errors,
@@ -236,19 +242,18 @@ class RtpStream:
             setup="heuristic" if self.setup_frame is None else f"SDP frame {self.setup_frame}",
         )
 
-    def _timestamp_steps(self, ext: np.ndarray) -> tuple[int, int]:
-        """The usual timestamp step and the number of consecutive packets that differ."""
-        if ext.size < 2:
+    def _timestamp_steps(self, consecutive: np.ndarray) -> tuple[int, int]:
+        """The usual timestamp step and the number of consecutive packets that differ.
+
+        ``consecutive[i]``: packet i + 1 carries the sequence number after packet i's."""
+        if consecutive.size == 0:
             return 0, 0
         events = [p for p, (name, _r) in self.rtpmap.items() if is_telephone_event(name)]
         if not self.rtpmap:
             events = [100, 101]
-        ok = (
-            (np.diff(ext) == 1)
-            & (self.pt[1:] == self.pt[:-1])
-            & ~self.marker[1:]
-            & ~np.isin(self.pt[1:], events)
-        )
+        ok = consecutive & (self.pt[1:] == self.pt[:-1]) & ~self.marker[1:]
+        if events and np.any(np.isin(self.payload_types, events)):
+            ok &= ~np.isin(self.pt[1:], events)
         if not np.any(ok):
             return 0, 0
         steps = (np.diff(self.timestamp.astype(np.int64)) & 0xFFFFFFFF)[ok]
@@ -276,7 +281,29 @@ class RtpStream:
         return dtmf_events(self)
 
 
+PARALLEL_MIN = 200_000  # packets
 
-def stats_of(streams: list[RtpStream]) -> list[StreamStats]:
-    """The statistics of several streams (``[s.stats() for s in streams]``)."""
-    return [s.stats() for s in streams]
+
+def stats_of(streams: list[RtpStream], workers: int = 1) -> list[StreamStats]:
+    """``[s.stats() for s in streams]``; with ``workers=2`` and many packets, a forked
+    process computes about half of them (Linux only; the results are the same)."""
+    from harness.capture.parallel import can_fork, split
+
+    total = sum(len(s) for s in streams)
+    if workers < 2 or total < PARALLEL_MIN or len(streams) < 2 or not can_fork():
+        return [s.stats() for s in streams]
+    sides: tuple[list[int], list[int]] = ([], [])
+    load = [0, 0]
+    for i in sorted(range(len(streams)), key=lambda i: -len(streams[i])):
+        side = 0 if load[0] <= load[1] else 1
+        sides[side].append(i)
+        load[side] += len(streams[i])
+    mine, theirs = split(
+        lambda: [streams[i].stats() for i in sides[0]],
+        lambda: [streams[i].stats() for i in sides[1]],
+    )
+    out: list[StreamStats | None] = [None] * len(streams)
+    for idx, results in zip(sides, (mine, theirs), strict=True):
+        for i, st in zip(idx, results, strict=True):
+            out[i] = st
+    return out  # type: ignore[return-value]

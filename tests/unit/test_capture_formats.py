@@ -170,3 +170,25 @@ def test_helpers() -> None:
     rows = gather(buf, np.array([0, 8]), 4)
     assert rows.tolist() == [[0, 1, 2, 3], [8, 9, 0, 0]]
     assert struct.pack("<I", 1)  # keep struct imported for readers of this file
+
+
+def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -> None:
+    from capgen import StreamSpec, merge
+
+    from harness.capture import rtpfind
+
+    specs = [
+        StreamSpec("10.9.0.1", 4000 + k, "10.9.0.2", 5000, ssrc=k % 3, count=50, seed=k)
+        for k in range(6)
+    ]
+    path = write_pcap(tmp_path / "c.pcap", merge(*[s.frames() for s in specs]))
+    normal = [(s.key, s.frame.tolist()) for s in open_capture(path).rtp_streams()]
+    real = rtpfind._hashes
+
+    def colliding(cols):  # every row gets the same first hash
+        h1, h2 = real(cols)
+        return np.zeros_like(h1), h2
+
+    monkeypatch.setattr(rtpfind, "_hashes", colliding)
+    forced = [(s.key, s.frame.tolist()) for s in open_capture(path).rtp_streams()]
+    assert forced == normal and len(normal) == 6

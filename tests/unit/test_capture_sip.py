@@ -89,7 +89,7 @@ def test_tcp_framing_error_then_recovery(tmp_path: Path) -> None:
     no_length = b"BYE sip:x@y SIP/2.0\r\nCall-ID: z\r\n\r\n"
     frames = [tcp_frame(T0, A, B, 40000, 5060, 1, INV + no_length + ACK)]
     msgs = _open(tmp_path, frames)
-    assert [m.summary for m in msgs][0] == "INVITE sip:bob@b.example SIP/2.0"
+    assert msgs[0].summary == "INVITE sip:bob@b.example SIP/2.0"
     bad = msgs[1]
     assert bad.message is None and "Content-Length" in bad.error and bad.data == no_length
     assert msgs[2].data == ACK

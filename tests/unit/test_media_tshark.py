@@ -55,7 +55,7 @@ def assert_same(
 
 
 def _pathologies() -> list[StreamSpec]:
-    s = dict(src="10.0.0.1", dst="10.0.0.2", count=400, jitter_us=600)
+    s = {"src": "10.0.0.1", "dst": "10.0.0.2", "count": 400, "jitter_us": 600}
     return [
         StreamSpec(sport=40000, dport=40002, ssrc=1, seed=1, **{**s, "jitter_us": 3000}),
         StreamSpec(sport=40010, dport=40012, ssrc=2, seed=2, loss=0.05, **s),
