@@ -50,28 +50,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--workers", type=int, choices=(1, 2), help="passed to harness rtp-stats")
     args = ap.parse_args(argv)
 
+    # Everything heavy runs in child processes: a child's peak RSS counts the memory of
+    # the process it was forked from, so this one stays small.
     tmp = None
     capture = args.capture
     if capture is None:
         tmp = tempfile.TemporaryDirectory(prefix="rtp-bench-")
         capture = Path(tmp.name) / "bench.pcap"
-        sys.path.insert(0, str(HERE))
-        from gen_capture import generate
-
         t = time.perf_counter()
-        info = generate(capture, args.packets)
-        print(
-            f"generated {capture} in {time.perf_counter() - t:.1f} s: {info['packets']} packets,"
-            f" {info['streams']} RTP streams"
-        )
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_capture.py"), str(capture), "--packets",
+             str(args.packets)],
+            check=True,
+        )  # fmt: skip
+        print(f"generated in {time.perf_counter() - t:.1f} s")
     size = capture.stat().st_size
-    from harness.capture import open_capture
+    count = "from harness.capture import open_capture; import sys; print(len(open_capture(sys.argv[1])))"
+    packets = int(
+        subprocess.run(
+            [sys.executable, "-c", count, str(capture)], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
-    packets = len(open_capture(capture))
-
-    harness = [sys.executable, "-m", "harness", "rtp-stats", "--tshark", "--workers", "1", str(capture)]
+    harness = [sys.executable, "-m", "harness", "rtp-stats", "--tshark", str(capture)]
+    if args.workers:
+        harness.append(f"--workers={args.workers}")
     tshark = ["tshark", "-n", "-r", str(capture), "-q", "-z", "rtp,streams"]
     results: dict[str, list[tuple[float, int]]] = {"harness": [], "tshark": []}
     outputs: dict[str, str] = {}

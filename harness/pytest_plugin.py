@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 MARKERS = {
     "callflow": "end-to-end call flows against the real compose topology (pytest -m callflow)",
     "integration": "tests against the real topology that are not call flows",
+    "skype": "the seed's Skype for SIP and Skype for Asterisk flows (pytest -m skype)",
+    "xmpp": "the seed's Google Talk (XMPP) flows (pytest -m xmpp)",
 }
 
 

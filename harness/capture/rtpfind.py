@@ -145,6 +145,7 @@ def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
     # Rows that share the first hash but not the second: a collision (2^-64 per pair).
     if not np.array_equal(check[first][ids], check):
         return _group_exact([c() for c in cols])
+    del check, ids
     by_first = np.argsort(first)
     sizes = np.diff(bounds)[by_first]
     new_bounds = np.concatenate(([0], np.cumsum(sizes)))
@@ -164,6 +165,18 @@ def _group_exact(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(pieces), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
 
+def _ipv4_pair(cap: Capture, sel: np.ndarray) -> np.ndarray:
+    key = np.take(cap.src_lo, sel) << np.uint64(32)
+    key |= np.take(cap.dst_lo, sel) & np.uint64(0xFFFFFFFF)
+    return key
+
+
+def _ports_ssrc(cap: Capture, head: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    key = np.take(cap.ports, sel).astype(np.uint64) << np.uint64(32)
+    key |= _ssrc_column(head, sel)
+    return key
+
+
 def _ssrc_column(head: np.ndarray, sel: np.ndarray) -> np.ndarray:
     return np.take(head.view(">u4")[:, 2], sel)  # bytes 8-11 of each 12-byte head
 
@@ -181,14 +194,17 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
     )
     if sel.size == 0:
         return []
-    cols: list[Column] = [
-        partial(np.take, cap.src_lo, sel),
-        partial(np.take, cap.dst_lo, sel),
-        partial(np.take, cap.ports, sel),
-        partial(_ssrc_column, head, sel),
-    ]
-    if np.any(cap.ip_version == 6):  # IPv4 addresses have a zero high half
-        cols += [partial(np.take, cap.src_hi, sel), partial(np.take, cap.dst_hi, sel)]
+    if np.any(cap.ip_version == 6):
+        cols: list[Column] = [
+            partial(np.take, cap.src_lo, sel),
+            partial(np.take, cap.dst_lo, sel),
+            partial(np.take, cap.ports, sel),
+            partial(_ssrc_column, head, sel),
+            partial(np.take, cap.src_hi, sel),
+            partial(np.take, cap.dst_hi, sel),
+        ]
+    else:  # IPv4 only: the key is two 64-bit words, (source, destination), (ports, SSRC)
+        cols = [partial(_ipv4_pair, cap, sel), partial(_ports_ssrc, cap, head, sel)]
     order, bounds = group(cols)
 
     # Everything per packet in stream order; each stream takes views of these.
@@ -230,7 +246,6 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
         sl: slice | np.ndarray = slice(lo, hi) if bool(keep.all()) else lo + np.flatnonzero(keep)
         if isinstance(sl, np.ndarray) and sl.size == 0:
             continue
-        p = g_frame[sl] - 1
         ptv = g_pt[sl]
         ent = entry[0][keep] if entry is not None else None
         names, clocks, rtpmap, setup = _payload_table(ptv, ent, entry[1] if entry else [])
@@ -254,7 +269,7 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
             capture_start_ns=start_ns,
             setup_frame=setup,
             buffer=cap.u8,
-            payload_source=partial(_rtp_payload, cap, p),
+            payload_source=partial(_rtp_payload, cap, g_frame[sl]),
         )
         out.append(stream)
         flows.setdefault(stream.key[:4], []).append(stream)
@@ -292,8 +307,9 @@ def _acceptance(
     return sdp_ok, heur_ok
 
 
-def _rtp_payload(cap: Capture, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(offset, length on the wire) of the RTP payloads of packets ``p``."""
+def _rtp_payload(cap: Capture, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, length on the wire) of the RTP payloads of the packets with these frames."""
+    p = frames - 1
     hlen, pad = _header_len(cap, p, cap.head[p, 0])
     return cap.payload_off[p] + hlen, np.maximum(cap.payload_wire_len[p] - hlen - pad, 0)
 

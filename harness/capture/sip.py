@@ -101,8 +101,8 @@ def _captured(
     err: str | None,
 ) -> CapturedSip:
     return CapturedSip(
-        frame=int(cap.frame[i]),
-        time=float(cap.time[i]),
+        frame=i + 1,
+        time=int(cap.ts_ns[i]) / 1e9,
         src=addr_to_str(cap.src_hi[i], cap.src_lo[i]),
         sport=int(cap.sport[i]),
         dst=addr_to_str(cap.dst_hi[i], cap.dst_lo[i]),

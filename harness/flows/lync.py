@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.analysis.legs import Roles
+from harness.topology.config import role_names
 from harness.topology.http import ControlError
 from harness.topology.sipp import SippResult
 
@@ -38,7 +40,7 @@ DEFAULT_BEHAVIOUR: dict[str, Any] = {
 class CallRun:
     flow: str
     pcap: Any  # CallPcap
-    sipp: SippResult
+    sipp: SippResult | None
     mediation_call: dict[str, Any] | None
     roles: Roles
     behaviour: dict[str, Any]
@@ -46,22 +48,21 @@ class CallRun:
 
 
 def roles_of(topology: "Topology") -> Roles:
-    cfg = topology.config
-    return Roles({cfg.address("asterisk"): "Asterisk",
-                  cfg.address("mediation"): "Mediation Server",
-                  cfg.address("softphone"): "Softphone"})
+    return Roles(role_names(topology.config.net_prefix))
 
 
-def _last_call(topology: "Topology", problems: list[str], timeout_s: float = 10) -> dict[str, Any] | None:
+def _last_call(topology: "Topology", problems: list[str], timeout_s: float = 10,
+               peer: Any = None) -> dict[str, Any] | None:
+    peer = peer or topology.mediation
     try:
-        return topology.mediation.request(
+        return peer.request(
             "GET", f"/calls/last?wait=ended&timeout={timeout_s:g}", timeout=timeout_s + 5)
     except ControlError as exc:
         if exc.status == 408 and isinstance(exc.body, dict):
-            problems.append(f"the Mediation Server's call did not end within {timeout_s:g} s")
+            problems.append(f"the {peer.name}'s call did not end within {timeout_s:g} s")
             return exc.body
         if exc.status == 404:
-            problems.append("no call reached the Mediation Server")
+            problems.append(f"no call reached the {peer.name}")
             return None
         raise
 
@@ -117,9 +118,9 @@ def inbound(topology: "Topology", pcap: "CallPcap", **behaviour: Any) -> CallRun
                    roles_of(topology), wanted, problems)
 
 
-def verify(run: CallRun, direction: str) -> "Verdict":
-    """Reads the run's pcap and checks the seed's steps on both legs."""
-    from harness.analysis.lync_flow import check_lync_flow
+def verdict_of(run: CallRun, check: Callable[[Any], "Verdict"]) -> "Verdict":
+    """Opens the run's pcap and applies `check(capture)`; an unreadable pcap, the
+    capture's warnings and drops, and the run's own problems go into the verdict."""
     from harness.analysis.verdict import Verdict
     from harness.capture import CaptureError, open_capture
 
@@ -130,7 +131,7 @@ def verify(run: CallRun, direction: str) -> "Verdict":
         verdict = Verdict(run.flow, path)
         verdict.check("capture", "-", "pcap", False, "a readable capture of the call", str(exc))
         return verdict
-    verdict = check_lync_flow(capture.sip_messages(), capture, run.roles, path, direction, run.flow)
+    verdict = check(capture)
     for warning in capture.warnings:
         verdict.note(f"capture: {warning}")
     dropped = run.pcap.result.dropped if run.pcap.result is not None else None
@@ -139,3 +140,11 @@ def verify(run: CallRun, direction: str) -> "Verdict":
     for problem in run.problems:
         verdict.check("call", "-", "call completed", False, "the scripted call runs to its end", problem)
     return verdict
+
+
+def verify(run: CallRun, direction: str) -> "Verdict":
+    """Checks the seed's steps on both legs of the run's pcap."""
+    from harness.analysis.lync_flow import check_lync_flow
+
+    return verdict_of(run, lambda capture: check_lync_flow(
+        capture.sip_messages(), capture, run.roles, run.pcap.path, direction, run.flow))

@@ -2,8 +2,9 @@
 
 RFC 3264 section 6.1 / 8.4: a side may send while its own SDP says ``sendrecv`` or
 ``sendonly`` and its peer's says ``sendrecv`` or ``recvonly``; a ``sendonly`` offer (hold)
-is answered ``recvonly``, so the held side goes quiet; Lync holds with ``a=inactive`` on
-both (MS-SDPEXT 3.1.5.23), so both go quiet.
+is answered ``recvonly``, so the held side goes quiet, while the holder may send (music)
+or not; Lync holds with ``a=inactive`` on both (MS-SDPEXT 3.1.5.23), so both go quiet.
+Media is required only where both say ``sendrecv``.
 
 A direction is identified by addresses and ports: the sender's own SDP is the one that
 announced its source address and port (symmetric RTP, which every party here uses), its
@@ -43,7 +44,8 @@ class MediaPeriod:
     own_direction: str | None  # the sender's SDP (None: never announced)
     peer_direction: str  # the receiver's SDP
     sdp_frame: int  # the SIP frame of the latest SDP that shaped this period
-    may_send: bool
+    may_send: bool  # own SDP sendrecv/sendonly (or none yet), peer's sendrecv/recvonly
+    must_send: bool  # both sendrecv: media is expected (a sendonly holder may stay quiet)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class HoldFinding:
 
     def __str__(self) -> str:
         p = self.period
-        want = "send" if p.may_send else "be silent"
+        want = "send" if p.must_send else "be silent"
         own = p.own_direction or "-"
         return (
             f"{p.src}:{p.src_port} -> {p.dst}:{p.dst_port}: should {want} from"
@@ -93,7 +95,7 @@ def media_periods(cap: Capture) -> list[MediaPeriod]:
         skey = (*addr_from_str(st.src), st.src_port)
         if dkey in by_key:
             pairs.setdefault((skey, dkey), (st.src, st.dst, by_key[dkey][0].call_id))
-    end_of_capture = float(cap.time[-1]) if len(cap) else 0.0
+    end_of_capture = int(cap.ts_ns[-1]) / 1e9 if len(cap) else 0.0
     out: list[MediaPeriod] = []
     for (skey, dkey), (src, dst, call_id) in pairs.items():
         own_list = by_key.get(skey, [])
@@ -112,6 +114,7 @@ def media_periods(cap: Capture) -> list[MediaPeriod]:
                 continue  # the receiver has not said where it wants media yet
             own_dir = own.direction if own is not None else None
             may_send = peer.direction in RECEIVING and (own_dir is None or own_dir in SENDING)
+            must_send = peer.direction == "sendrecv" and own_dir in (None, "sendrecv")
             frame = max(e.frame for e in (own, peer) if e is not None)
             period = MediaPeriod(
                 src=src,
@@ -124,8 +127,13 @@ def media_periods(cap: Capture) -> list[MediaPeriod]:
                 peer_direction=peer.direction,
                 sdp_frame=frame,
                 may_send=may_send,
+                must_send=must_send,
             )
-            if mine and mine[-1].may_send == may_send and mine[-1].end == t0:
+            if (
+                mine
+                and (mine[-1].may_send, mine[-1].must_send) == (may_send, must_send)
+                and (mine[-1].end == t0)
+            ):
                 # no change for this direction: one period, described by the SDP that
                 # began it
                 mine[-1] = replace(mine[-1], end=t1)
@@ -161,10 +169,10 @@ def check_hold(
         start = p.start + grace
         if start >= p.end:
             continue
-        if p.may_send:
+        if p.must_send:
             for a, b in silence_windows(t, min_gap_ms, start, p.end):
                 findings.append(HoldFinding(p, f"was silent for {b - a:.3f} s from {a:.3f}"))
-        else:
+        elif not p.may_send:
             inside = t[(t >= start) & (t < p.end)]
             if inside.size:
                 findings.append(

@@ -65,7 +65,8 @@ def collect_artifacts(run: Any, verdict: Any, topology: Topology | None, failed:
             logs["mediation server log"] = topology.compose.logs("mediation", tail=400)
         except TopologyError as exc:
             logs["mediation server log"] = f"(could not read: {exc})"
-    for log in (run.sipp.message_log, run.sipp.error_log):
+    sipp_logs = (run.sipp.message_log, run.sipp.error_log) if run.sipp is not None else ()
+    for log in sipp_logs:
         if log.exists():
             logs[f"sipp {log.stem.rsplit('-', 1)[-1]}"] = log.read_text(errors="replace")
     written = []

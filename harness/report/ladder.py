@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.topology.config import HOST_NUMBERS
+from harness.topology.config import role_names
 
 # Column order of the known roles (the seed's topology); unknown hosts follow, in order of
 # first appearance.
 ROLE_ORDER = ("Softphone", "Asterisk", "Mediation Server", "Skype", "XMPP")
-ROLE_NAMES = {"asterisk": "Asterisk", "mediation": "Mediation Server", "softphone": "Softphone"}
 DEFAULT_NET_PREFIX = "192.168.100"
 HELD_DIRECTIONS = ("inactive", "sendonly", "recvonly")
 
@@ -70,7 +69,7 @@ class LadderError(Exception):
 
 def topology_roles(net_prefix: str = DEFAULT_NET_PREFIX) -> dict[str, str]:
     """The topology's host numbers (.10, .20, .40) on a /24, as address -> role name."""
-    return {f"{net_prefix}.{number}": ROLE_NAMES[role] for role, number in HOST_NUMBERS.items()}
+    return role_names(net_prefix)
 
 
 def parse_role(text: str) -> tuple[str, str]:

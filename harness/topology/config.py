@@ -11,7 +11,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The seed's host numbers ("Detailed Call Flow": Asterisk 192.168.100.10, Mediation Server
 # 192.168.100.20; X-Lite .40 in Figure 1), kept on whatever /24 the user configures.
-HOST_NUMBERS = {"asterisk": 10, "mediation": 20, "softphone": 40}
+HOST_NUMBERS = {"asterisk": 10, "mediation": 20, "skype": 30, "softphone": 40, "xmpp": 50}
+# How checks, ladders and reports name each host.
+ROLE_NAMES = {"asterisk": "Asterisk", "mediation": "Mediation Server", "skype": "Skype",
+              "softphone": "Softphone", "xmpp": "XMPP"}
+
+
+def role_names(net_prefix: str) -> dict[str, str]:
+    """Address -> role name for the topology's hosts on the /24 `net_prefix`."""
+    return {f"{net_prefix}.{number}": ROLE_NAMES[role] for role, number in HOST_NUMBERS.items()}
 
 
 class ConfigError(ValueError):
@@ -24,6 +32,7 @@ class TopologyConfig:
     net_prefix: str = "192.168.100"
     mediation_port: int = 18068
     capture_port: int = 18090
+    skype_port: int = 18070
     repo_root: Path = REPO_ROOT
     reports: Path = field(default_factory=lambda: REPO_ROOT / "reports")
     fixtures: Path = field(default_factory=lambda: REPO_ROOT / "fixtures")
@@ -39,7 +48,7 @@ class TopologyConfig:
             ) from None
         if net.version != 4:
             raise ConfigError("the topology subnet must be IPv4")
-        for name in ("mediation_port", "capture_port"):
+        for name in ("mediation_port", "capture_port", "skype_port"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a TCP port (1-65535)")
@@ -67,6 +76,7 @@ class TopologyConfig:
             HARNESS_SUBNET=self.subnet,
             HARNESS_MEDIATION_PORT=str(self.mediation_port),
             HARNESS_CAPTURE_PORT=str(self.capture_port),
+            HARNESS_SKYPE_PORT=str(self.skype_port),
             HARNESS_REPORTS=str(self.reports),
             HARNESS_ASTERISK_FIXTURES=str(self.asterisk_fixtures),
             HARNESS_SCENARIOS=str(self.scenarios),
@@ -83,7 +93,8 @@ class TopologyConfig:
         if "HARNESS_NET_PREFIX" in env:
             values["net_prefix"] = env["HARNESS_NET_PREFIX"]
         for key, attr in (("HARNESS_MEDIATION_PORT", "mediation_port"),
-                          ("HARNESS_CAPTURE_PORT", "capture_port")):
+                          ("HARNESS_CAPTURE_PORT", "capture_port"),
+                          ("HARNESS_SKYPE_PORT", "skype_port")):
             if key in env:
                 try:
                     values[attr] = int(env[key])

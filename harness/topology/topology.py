@@ -20,6 +20,7 @@ class Topology:
     engine: Engine
     capture: CaptureControl
     mediation: JsonClient
+    skype: JsonClient
     softphone: Softphone
     started_here: bool = False
     up_seconds: float = 0.0
@@ -35,6 +36,7 @@ class Topology:
             capture=CaptureControl.at(config.capture_port, config.reports),
             mediation=JsonClient("Mediation Server simulator",
                                  f"http://127.0.0.1:{config.mediation_port}"),
+            skype=JsonClient("Skype for SIP simulator", f"http://127.0.0.1:{config.skype_port}"),
             softphone=Softphone(engine, config),
         )
 
@@ -87,5 +89,13 @@ class Topology:
                 raise TopologyError(f"reloading {module} failed: {out.strip()}")
 
     def mediation_behaviour(self, **behaviour: Any) -> Any:
-        self.mediation.request("DELETE", "/behaviour")
-        return self.mediation.request("PUT", "/behaviour", behaviour) if behaviour else None
+        return self._behaviour(self.mediation, behaviour)
+
+    def skype_behaviour(self, **behaviour: Any) -> Any:
+        return self._behaviour(self.skype, behaviour)
+
+    @staticmethod
+    def _behaviour(peer: JsonClient, behaviour: dict[str, Any]) -> Any:
+        """Resets the simulator's behaviour to its defaults, then applies `behaviour`."""
+        peer.request("DELETE", "/behaviour")
+        return peer.request("PUT", "/behaviour", behaviour) if behaviour else None

@@ -192,3 +192,30 @@ def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(rtpfind, "_hashes", colliding)
     forced = [(s.key, s.frame.tolist()) for s in open_capture(path).rtp_streams()]
     assert forced == normal and len(normal) == 6
+
+
+def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
+    from capgen import StreamSpec, merge
+
+    from harness.capture import packets
+    from harness.media import streams as media_streams
+
+    specs = [
+        StreamSpec("10.9.0.1", 4000 + k, "10.9.0.2", 5000, ssrc=k, count=300, seed=k, loss=0.02)
+        for k in range(4)
+    ]
+    frames = merge(*[s.frames() for s in specs])
+    cut = link(ETHERNET, ip_udp("10.9.0.1", "10.9.0.2", 1, 2, b"x"))[:30]
+    frames.insert(1000, Frame(T0, cut))  # a malformed packet in the second half
+    path = write_pcap(tmp_path / "c.pcap", frames)
+    one = open_capture(path)
+    monkeypatch.setattr(packets, "PARALLEL_MIN", 100)
+    monkeypatch.setattr(packets, "CHUNK", 256)
+    monkeypatch.setattr(media_streams, "PARALLEL_MIN", 100)
+    two = open_capture(path, workers=2)
+    for name in ("ts_ns", "ip_version", "proto", "src_lo", "ports", "payload_off", "head"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+    assert one.warnings == two.warnings == ["packet 1001: IPv4 header cut short"]
+    s1 = media_streams.stats_of(one.rtp_streams())
+    s2 = media_streams.stats_of(two.rtp_streams(), workers=2)
+    assert s1 == s2 and len(s1) == 4

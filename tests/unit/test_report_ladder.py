@@ -343,4 +343,6 @@ def test_parse_role():
         parse_role("10.0.0.5")
     assert topology_roles("10.77.0") == {"10.77.0.10": "Asterisk",
                                          "10.77.0.20": "Mediation Server",
-                                         "10.77.0.40": "Softphone"}
+                                         "10.77.0.30": "Skype",
+                                         "10.77.0.40": "Softphone",
+                                         "10.77.0.50": "XMPP"}
