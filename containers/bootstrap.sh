@@ -174,5 +174,6 @@ build asterisk "$here/asterisk" "$here/asterisk/Dockerfile"
 build mediation "$repo" "$here/mediation/Dockerfile"
 build capture "$here/capture" "$here/capture/Dockerfile"
 build softphone "$here/softphone" "$here/softphone/Dockerfile"
+build xmpp "$here/xmpp" "$here/xmpp/Dockerfile"
 
 step "ready (bootstrap took $SECONDS s)"

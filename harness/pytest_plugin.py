@@ -179,6 +179,24 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from harness.report.attachments import summary_table
 
-    terminalreporter.write_sep("=", "call flows by step")
-    for line in summary_table([verdict for _, verdict in entries]).splitlines():
-        terminalreporter.write_line(line)
+    families: dict[str, list[Any]] = {}
+    for _, verdict in entries:
+        families.setdefault(getattr(verdict, "family", "") or "call flows", []).append(verdict)
+    for family, verdicts in families.items():
+        terminalreporter.write_sep("=", f"{family}: call flows by step")
+        for line in summary_table(verdicts).splitlines():
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def gtalk_user(topology: "Topology") -> Iterator[Any]:
+    """The seed's Google Talk user (sara@gmail.test), signed in to the XMPP service."""
+    from harness.peers.gtalk import GtalkError, GtalkUser
+
+    user = GtalkUser("sara@gmail.test", "sara-xmpp", "127.0.0.1", topology.config.xmpp_port)
+    try:
+        user.connect(timeout=15)
+    except GtalkError as exc:
+        pytest.fail(f"the Google Talk user could not sign in: {exc}", pytrace=False)
+    yield user
+    user.disconnect()

@@ -10,6 +10,8 @@ render() {
         sed -e "s|\${ASTERISK_ADDR}|${ASTERISK_ADDR}|g" \
             -e "s|\${MEDIATION_ADDR}|${MEDIATION_ADDR}|g" \
             -e "s|\${SOFTPHONE_ADDR}|${SOFTPHONE_ADDR}|g" \
+            -e "s|\${SKYPE_ADDR}|${SKYPE_ADDR}|g" \
+            -e "s|\${XMPP_ADDR}|${XMPP_ADDR}|g" \
             "$f" > "/etc/asterisk/$(basename "$f")"
     done
 }

@@ -81,7 +81,7 @@ def user_of(value: str | None) -> str | None:
 def check_lync_flow(captured: list[object], media: object, roles: Roles, pcap: Path | None,
                     direction: str, flow: str) -> Verdict:
     """`direction`: 'outbound' (softphone calls Lync) or 'inbound' (Lync calls 1000)."""
-    v = Verdict(flow, pcap)
+    v = Verdict(flow, pcap, family="Lync")
     events, problems = to_events(captured, roles)
     for p in problems:
         v.check("capture", "-", "SIP parse", False, "every SIP message in the pcap parses", p)

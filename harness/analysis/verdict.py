@@ -44,6 +44,7 @@ class Verdict:
     pcap: Path | None
     results: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    family: str = ""  # flows of one family share their steps (summary tables group them)
 
     def check(self, step: str, leg: str, subject: str, ok: bool, expected: object,
               actual: object, frame: int | None = None) -> bool:

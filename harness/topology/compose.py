@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from harness.topology.config import TopologyConfig
 
-SERVICES = ("mediation", "asterisk", "capture", "softphone")
+SERVICES = ("mediation", "skype", "xmpp", "asterisk", "capture", "softphone")
 
 
 class TopologyError(RuntimeError):

@@ -33,6 +33,7 @@ class TopologyConfig:
     mediation_port: int = 18068
     capture_port: int = 18090
     skype_port: int = 18070
+    xmpp_port: int = 15222
     repo_root: Path = REPO_ROOT
     reports: Path = field(default_factory=lambda: REPO_ROOT / "reports")
     fixtures: Path = field(default_factory=lambda: REPO_ROOT / "fixtures")
@@ -48,7 +49,7 @@ class TopologyConfig:
             ) from None
         if net.version != 4:
             raise ConfigError("the topology subnet must be IPv4")
-        for name in ("mediation_port", "capture_port", "skype_port"):
+        for name in ("mediation_port", "capture_port", "skype_port", "xmpp_port"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a TCP port (1-65535)")
@@ -77,6 +78,8 @@ class TopologyConfig:
             HARNESS_MEDIATION_PORT=str(self.mediation_port),
             HARNESS_CAPTURE_PORT=str(self.capture_port),
             HARNESS_SKYPE_PORT=str(self.skype_port),
+            HARNESS_XMPP_PORT=str(self.xmpp_port),
+            HARNESS_PROSODY_FIXTURES=str(self.fixtures / "prosody"),
             HARNESS_REPORTS=str(self.reports),
             HARNESS_ASTERISK_FIXTURES=str(self.asterisk_fixtures),
             HARNESS_SCENARIOS=str(self.scenarios),
@@ -94,7 +97,8 @@ class TopologyConfig:
             values["net_prefix"] = env["HARNESS_NET_PREFIX"]
         for key, attr in (("HARNESS_MEDIATION_PORT", "mediation_port"),
                           ("HARNESS_CAPTURE_PORT", "capture_port"),
-                          ("HARNESS_SKYPE_PORT", "skype_port")):
+                          ("HARNESS_SKYPE_PORT", "skype_port"),
+                          ("HARNESS_XMPP_PORT", "xmpp_port")):
             if key in env:
                 try:
                     values[attr] = int(env[key])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +56,16 @@ class Topology:
             (target / conf.name).write_bytes(conf.read_bytes())
 
     def ensure_up(self) -> None:
-        """Brings the topology up, or reuses it when every service is already healthy."""
+        """Brings the topology up. A topology already up for this checkout is reused:
+        compose then recreates only the services whose image or settings changed (an
+        image rebuilt by `make setup`, say), and the fixtures are reloaded."""
         self.sync_fixtures()
-        if self.compose.is_up():
-            self.reload_asterisk_fixtures()
-            self.notes.append("topology already up: reused")
-            return
+        was_up = self.compose.is_up()
         self.up_seconds = self.compose.up()
+        if was_up:
+            self.reload_asterisk_fixtures()
+            self.notes.append(f"topology already up: reused ({self.up_seconds:.1f} s)")
+            return
         self.started_here = True
         self.notes.append(f"topology up in {self.up_seconds:.1f} s")
 
@@ -73,6 +78,16 @@ class Topology:
         if result.exit_code != 0:
             raise TopologyError(f"asterisk -rx {command!r} failed: {result.stderr or result.stdout}")
         return result.stdout
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once Asterisk has no channel up (polled: the CLI has no event for it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if re.search(r"^0 active channels", self.asterisk("core show channels count"), re.M):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
 
     def reload_asterisk_fixtures(self, modules: tuple[str, ...] = ("res_pjsip.so", "pbx_config.so")) -> None:
         """Re-renders /fixtures into /etc/asterisk and reloads the given modules (a test

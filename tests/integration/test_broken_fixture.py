@@ -60,3 +60,56 @@ def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp
     ladder = paths[f"{stem}-ladder.svg"].read_text()
     assert "INVITE" in ladder and "expected TCP" in ladder
     assert "to_lync" in paths["pjsip-show-endpoints.txt"].read_text()
+
+
+@pytest.fixture
+def caller_id_not_set(topology):
+    """The seed's warning ignored: 1001 dials Skype without setting the caller ID."""
+    conf = topology.config.asterisk_fixtures / "extensions.conf"
+    original = conf.read_text()
+    broken = original.replace(" same => n,Set(CALLERID(num)=99051000107808)\n", "")
+    assert broken != original, "the fixture no longer has the line this test removes"
+    conf.write_text(broken)
+    topology.reload_asterisk_fixtures(modules=("pbx_config.so",))
+    yield
+    conf.write_text(original)
+    topology.reload_asterisk_fixtures(modules=("pbx_config.so",))
+
+
+@pytest.mark.skype
+def test_caller_id_not_set_is_rejected_by_skype_with_a_verdict_naming_it(
+        topology, call_pcap, caller_id_not_set):
+    from harness.flows import skype
+
+    run = skype.lync_dials(topology, call_pcap, "+1001")
+    verdict = skype.verify(run, "lync_to_skype", dialled="+1001", target="+17606604690",
+                           via_profile=True)
+    failed = {r.subject: r for r in verdict.failures}
+    caller_id = failed.get("caller ID (seed: 'set the caller ID to your Skype for SIP number')")
+    assert caller_id is not None and caller_id.expected == "99051000107808", verdict.report()
+    assert "call accepted" in failed and failed["call accepted"].actual.startswith("403"), verdict.report()
+    assert verdict.failures[0] is caller_id, verdict.report()
+
+
+@pytest.fixture
+def wrong_xmpp_password(topology):
+    conf = topology.config.asterisk_fixtures / "xmpp.conf"
+    original = conf.read_text()
+    broken = original.replace("secret=contoso-xmpp", "secret=not-the-password")
+    assert broken != original, "the fixture no longer has the line this test breaks"
+    conf.write_text(broken)
+    topology.reload_asterisk_fixtures(modules=("res_xmpp.so",))
+    yield
+    conf.write_text(original)
+    topology.reload_asterisk_fixtures(modules=("res_xmpp.so",))
+
+
+@pytest.mark.xmpp
+def test_wrong_xmpp_password_fails_with_a_verdict_naming_it(topology, gtalk_user, wrong_xmpp_password):
+    from harness.flows import xmpp
+
+    verdict = xmpp.account_status(topology, gtalk_user, timeout_s=4)
+    failed = {r.subject: r for r in verdict.failures}
+    assert "xmpp show connections: gtalk_account" in failed, verdict.report()
+    assert failed["xmpp show connections: gtalk_account"].actual != "Connected"
+    assert "presence of asterisk@gmail.test" in failed, verdict.report()

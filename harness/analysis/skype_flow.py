@@ -1,0 +1,255 @@
+"""The seed's Skype flows, checked from one capture.
+
+- registration: `register => 99051000107808:<password>@sip.skype.com/99051000107808`:
+  challenge (401), answer with the profile's credentials, 200 with the expiry granted,
+  and a refresh before that expiry;
+- Lync dials 1001 (seed: "Testing Calls from Lync Server to Skype for SIP"): the caller ID
+  set to the profile number, the test number in E.164, Skype's 407 answered, a codec from
+  the seed's list (G.729, PCMU, PCMA), and the RTP echoed back by the test number;
+- Lync dials 1002: the withdrawn Skype for Asterisk's echo123, emulated;
+- Skype calls the profile number and reaches Lync (+14255550150): no challenge
+  (insecure=invite), and the caller identity Lync is shown.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.analysis.legs import Leg, Roles, SipEvent, build_leg, to_events, uri_of
+from harness.analysis.lync_flow import LYNC_LEG, Cursor, req, resp, user_of
+from harness.analysis.verdict import Verdict
+
+ASTERISK, MEDIATION, SKYPE = "Asterisk", "Mediation Server", "Skype"
+SKYPE_LEG = "Skype for SIP (UDP)"
+PROFILE = "99051000107808"
+TEST_NUMBER = "+17606604690"
+SEED_CODECS = {18: "G.729", 0: "PCMU", 8: "PCMA"}
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+ECHO_MATCH = 0.9  # share of echoed packets that must carry a payload the gateway sent
+ECHO_DELAY_S = 0.1
+
+
+def _legs(captured: list[object], roles: Roles, v: Verdict, peer_leg: str = SKYPE_LEG,
+          peer: str = SKYPE) -> tuple[Leg, Leg, list[SipEvent]]:
+    events, problems = to_events(captured, roles)
+    for p in problems:
+        v.check("capture", "-", "SIP parse", False, "every SIP message in the pcap parses", p)
+    lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+    skype = build_leg(peer_leg, "UDP", (ASTERISK, peer), events)
+    return lync, skype, events
+
+
+def _auth_param(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    m = re.search(rf'{name}="?([^",]*)"?', value)
+    return m.group(1) if m else None
+
+
+def _warning(e: SipEvent) -> str:
+    w = e.msg.headers.get("Warning")
+    return f"{e.msg.status} {e.msg.reason}" + (f" ({w})" if w else "")
+
+
+def check_registration(captured: list[object], roles: Roles, pcap: Path | None,
+                       granted_s: int, flow: str = "Skype for SIP registration") -> Verdict:
+    v = Verdict(flow, pcap, family="Skype")
+    events, _ = to_events(captured, roles)
+    regs = [e for e in events if e.method == "REGISTER" and {e.sender, e.receiver} == {ASTERISK, SKYPE}]
+    # `pjsip send register` first removes the binding (Expires: 0): those transactions
+    # are not the registration under test.
+    removing = {e.msg.cseq for e in regs if e.is_request and (e.msg.headers.get("Expires") or "").strip() == "0"}
+    leg = Leg(SKYPE_LEG, "UDP", (ASTERISK, SKYPE), [e for e in regs if e.msg.cseq not in removing])
+    c = Cursor(v, leg)
+    first = c.expect("REGISTER", "REGISTER", req("REGISTER", ASTERISK),
+                     "REGISTER from Asterisk to sip.skype.com (seed: register =>)")
+    if first is None:
+        return v
+    v.equal("REGISTER", SKYPE_LEG, "To (the profile's address of record)",
+            f"sip:{PROFILE}@sip.skype.com", str(uri_of(first.msg.headers.get("To"))), first.frame)
+    v.equal("REGISTER", SKYPE_LEG, "Contact user (the part after '/')", PROFILE,
+            user_of(first.msg.headers.get("Contact")), first.frame)
+    challenge = c.expect("401", "401 challenge", resp(401, "REGISTER", SKYPE),
+                         "401 Unauthorized with a digest challenge")
+    if challenge is not None:
+        realm = _auth_param(challenge.msg.headers.get("WWW-Authenticate"), "realm")
+        v.equal("401", SKYPE_LEG, "challenge realm", "sip.skype.com", realm, challenge.frame)
+    answer = c.expect("auth", "REGISTER with credentials",
+                      req("REGISTER", ASTERISK, lambda e: e.msg.headers.get("Authorization") is not None),
+                      "REGISTER answering the challenge")
+    if answer is not None:
+        v.equal("auth", SKYPE_LEG, "digest username", PROFILE,
+                _auth_param(answer.msg.headers.get("Authorization"), "username"), answer.frame)
+    ok = c.expect("200", "200 OK", resp(200, "REGISTER", SKYPE), "200 OK: registered")
+    if ok is None:
+        return v
+    contact = ok.msg.headers.get("Contact") or ""
+    expires = re.search(r"expires=(\d+)", contact) or re.search(r"(\d+)", ok.msg.headers.get("Expires") or "")
+    v.equal("200", SKYPE_LEG, "expiry granted", granted_s, int(expires.group(1)) if expires else None,
+            ok.frame)
+    refresh = c.expect("refresh", "refresh REGISTER", req("REGISTER", ASTERISK),
+                       f"a new REGISTER within the {granted_s} s granted")
+    if refresh is not None:
+        delay = refresh.time - ok.time
+        v.check("refresh", SKYPE_LEG, "refresh time", 1.0 <= delay < granted_s,
+                f"before the registration expires ({granted_s} s after frame {ok.frame}), "
+                "and not at once (a storm of REGISTERs)", f"{delay:.3f} s after", refresh.frame)
+        c.expect("refresh", "refresh 200 OK", resp(200, "REGISTER", SKYPE), "200 OK to the refresh")
+    return v
+
+
+def check_lync_to_skype(captured: list[object], capture: Any, roles: Roles, pcap: Path | None,
+                        flow: str, dialled: str, target: str, via_profile: bool) -> Verdict:
+    """Lync (the Mediation Server) dials `dialled`; Asterisk must reach `target` at Skype."""
+    v = Verdict(flow, pcap, family="Skype")
+    peer_leg = SKYPE_LEG if via_profile else "Skype for Asterisk (UDP)"
+    lync, skype, _ = _legs(captured, roles, v, peer_leg)
+    lc = Cursor(v, lync)
+    inv = lc.expect("1", "INVITE", req("INVITE", MEDIATION), f"INVITE {dialled} from Lync")
+    if inv is not None:
+        v.equal("1", LYNC_LEG, "Request-URI user", dialled, inv.msg.sip_uri.user, inv.frame)
+    sc = Cursor(v, skype)
+    out = sc.expect("2", "INVITE to Skype", req("INVITE", ASTERISK), f"INVITE {target} from Asterisk")
+    if out is None:
+        return v
+    v.equal("2", peer_leg, "Request-URI user", target, out.msg.sip_uri.user, out.frame)
+    if via_profile:
+        v.check("2", peer_leg, "E.164 destination", bool(E164.match(out.msg.sip_uri.user or "")),
+                "+ and 8-15 digits (seed: 'The number you are calling must be in the E164 format')",
+                out.msg.sip_uri.user, out.frame)
+        v.equal("2", peer_leg, "caller ID (seed: 'set the caller ID to your Skype for SIP number')",
+                PROFILE, user_of(out.msg.headers.get("From")), out.frame)
+        challenge = sc.expect("3", "407 challenge", resp(407, "INVITE", SKYPE),
+                              "407 Proxy Authentication Required from Skype")
+        if challenge is not None:
+            out = sc.expect("3", "INVITE with credentials",
+                            req("INVITE", ASTERISK, lambda e: e.msg.headers.get("Proxy-Authorization") is not None),
+                            "the INVITE again with Proxy-Authorization")
+            if out is not None:
+                v.equal("3", peer_leg, "digest username", PROFILE,
+                        _auth_param(out.msg.headers.get("Proxy-Authorization"), "username"), out.frame)
+    if out is None:
+        return v
+    final = sc.expect("4", "final response", lambda e: resp(tuple(range(200, 700)), "INVITE", SKYPE)(e)
+                      and e.cseq == out.cseq, "a final response from Skype")
+    if final is None:
+        return v
+    if not v.check("4", peer_leg, "call accepted", final.msg.status == 200, "200 OK from Skype",
+                   _warning(final), final.frame):
+        return v
+    sdp = final.msg.sdp()
+    audio = sdp.audio if sdp else None
+    chosen = int(audio.formats[0]) if audio and audio.formats and audio.formats[0].isdigit() else None
+    v.check("4", peer_leg, "codec chosen", chosen in SEED_CODECS,
+            "one of G.729 (18), PCMU (0), PCMA (8) (seed: allow=ulaw, alaw, g729)",
+            f"{SEED_CODECS.get(chosen, chosen)} ({chosen})", final.frame)
+    v.note(f"codec chosen by Skype: {SEED_CODECS.get(chosen, chosen)}; Asterisk offered "
+           f"{out.msg.sdp().audio.formats if out.msg.sdp() and out.msg.sdp().audio else '?'}")
+    sc.expect("4", "ACK", req("ACK", ASTERISK), "ACK from Asterisk")
+    _check_echo(v, capture, skype, peer_leg)
+    bye = sc.expect("5", "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE on the Skype leg")
+    if bye is not None:
+        sc.expect("5", "200 OK to BYE", lambda e: resp(200, "BYE", bye.receiver)(e) and e.cseq == bye.cseq,
+                  "200 OK to the BYE")
+    return v
+
+
+def _streams_between(capture: Any, a: str, b: str) -> list[Any]:
+    return [s for s in capture.rtp_streams() if (s.src, s.dst) == (a, b)]
+
+
+def _check_echo(v: Verdict, capture: Any, leg: Leg, leg_name: str) -> None:
+    """Every packet the echo returns carries a payload the gateway sent, shortly before."""
+    gw = next((e.src for e in leg.events if e.sender == ASTERISK), None)
+    peer = next((e.src for e in leg.events if e.sender != ASTERISK), None)
+    if gw is None or peer is None:
+        return
+    sent = _streams_between(capture, gw, peer)
+    back = _streams_between(capture, peer, gw)
+    n_sent = sum(len(s) for s in sent)
+    n_back = sum(len(s) for s in back)
+    if not v.check("echo", leg_name, "RTP both ways", n_sent > 0 and n_back > 0,
+                   "RTP to the echo and back", f"{n_sent} packets sent, {n_back} returned"):
+        return
+    # A tone repeats its packets (once a second for a whole-hertz tone): an echo belongs
+    # to the latest packet with its payload sent before it arrived.
+    when: dict[bytes, list[float]] = {}
+    for s in sent:
+        for i in range(len(s)):
+            when.setdefault(s.payload(i), []).append(float(s.time[i]))
+    for times in when.values():
+        times.sort()
+    delays = []
+    matched = 0
+    for s in back:
+        for i in range(len(s)):
+            times = when.get(s.payload(i))
+            t = float(s.time[i])
+            k = bisect.bisect_right(times, t) if times else 0
+            if k:
+                matched += 1
+                delays.append(t - times[k - 1])
+    share = matched / n_back
+    v.check("echo", leg_name, "echoed payloads", share >= ECHO_MATCH,
+            f"at least {ECHO_MATCH:.0%} of the returned packets carry a payload the gateway sent",
+            f"{matched} of {n_back} ({share:.0%})")
+    if delays:
+        d = np.array(delays)
+        v.check("echo", leg_name, "echo delay", float(np.median(d)) <= ECHO_DELAY_S,
+                f"median <= {ECHO_DELAY_S * 1000:.0f} ms from the original to its echo",
+                f"median {np.median(d) * 1000:.1f} ms, min {d.min() * 1000:.1f} ms, max {d.max() * 1000:.1f} ms")
+    for s in back:
+        st = s.stats()
+        v.check("echo", leg_name, f"echo RTP spacing (0x{st.ssrc:08X})", abs(st.mean_delta_ms - 20) <= 2,
+                "20 ms", f"mean {st.mean_delta_ms:.2f} ms, max {st.max_delta_ms:.2f} ms, "
+                f"{st.lost} lost of {st.packets}", st.first_frame)
+
+
+def check_skype_to_lync(captured: list[object], capture: Any, roles: Roles, pcap: Path | None,
+                        flow: str, anonymous: bool) -> Verdict:
+    v = Verdict(flow, pcap, family="Skype")
+    lync, skype, _ = _legs(captured, roles, v)
+    sc = Cursor(v, skype)
+    inv = sc.expect("1", "INVITE from Skype", req("INVITE", SKYPE), f"INVITE {PROFILE} from Skype")
+    if inv is None:
+        return v
+    v.equal("1", SKYPE_LEG, "Request-URI user (the profile number)", PROFILE, inv.msg.sip_uri.user, inv.frame)
+    challenged = [e for e in skype.events if not e.is_request and e.msg.status in (401, 407)]
+    v.check("1", SKYPE_LEG, "no challenge (seed: insecure=invite)", not challenged,
+            "Asterisk takes Skype's INVITE without 401/407",
+            "not challenged" if not challenged else challenged[0].describe(),
+            challenged[0].frame if challenged else None)
+    lc = Cursor(v, lync)
+    out = lc.expect("2", "INVITE to Lync", req("INVITE", ASTERISK), "INVITE +14255550150 to the Mediation Server")
+    if out is not None:
+        v.equal("2", LYNC_LEG, "Request-URI user", "+14255550150", out.msg.sip_uri.user, out.frame)
+        shown = uri_of(out.msg.headers.get("From"))
+        from_value = out.msg.headers.get("From") or ""
+        v.note(f"caller identity presented to Lync: {from_value}")
+        if anonymous:
+            is_anon = "anonymous" in from_value.lower()
+            v.check("2", LYNC_LEG, "caller identity (seed: Lync shows 'Anonymous Caller')", is_anon,
+                    "an anonymous From, so Lync shows Anonymous Caller",
+                    f"From {from_value}", out.frame)
+        else:
+            v.check("2", LYNC_LEG, "caller identity", shown is not None and bool(shown.user),
+                    "the Skype caller's number", f"From {from_value}", out.frame)
+    ok = sc.expect("3", "200 OK to Skype", resp(200, "INVITE", ASTERISK), "200 OK from Asterisk")
+    if ok is not None:
+        sc.expect("3", "ACK", req("ACK", SKYPE), "ACK from Skype")
+    gw_lync = next((e.src for e in lync.events if e.sender == ASTERISK), None)
+    med = next((e.src for e in lync.events if e.sender == MEDIATION), None)
+    if gw_lync and med:
+        for a, b, who in ((med, gw_lync, "Mediation Server -> Asterisk"), (gw_lync, med, "Asterisk -> Mediation Server")):
+            n = sum(len(s) for s in _streams_between(capture, a, b))
+            v.check("4", LYNC_LEG, f"RTP {who}", n >= 10, "media once answered", f"{n} packets")
+    bye = sc.expect("5", "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE on the Skype leg")
+    if bye is not None:
+        sc.expect("5", "200 OK to BYE", lambda e: resp(200, "BYE", bye.receiver)(e) and e.cseq == bye.cseq,
+                  "200 OK to the BYE")
+    return v

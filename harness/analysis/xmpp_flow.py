@@ -1,0 +1,82 @@
+"""The seed's Google Talk IVR ("Sample Jabber Interactive Voice Response"), checked from the
+chat transcript and the pcap of the Lync trunk.
+
+The menu lines in order; each option's prompts; the call routed to the right number on
+the cs-trunk (the Lync trunk) with CALLERID(name) taken from the user's answer; [info]'s
+address lines; [conf-center]'s conference id sent after the answer as RFC 4733 digits,
+packet by packet; no answer, or an unknown option, ends the call without a trunk call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.analysis.legs import Roles, build_leg, to_events
+from harness.analysis.lync_flow import ASTERISK, LYNC_LEG, MEDIATION, Cursor, req, resp
+from harness.analysis.verdict import Verdict
+from harness.sip.uri import NameAddr
+
+MENU = [
+    "Thank you for calling Contoso",
+    "Choose one of the following options",
+    "1 - Company Directory",
+    "2 - Call Employee",
+    "3 - Customer Service",
+    "4 - Company Info",
+    "5 - Conference Center",
+]
+INFO = ["Contoso", "135 East West Street", "Seattle, WA 84984", "Phone: 456-765-9870",
+        "Fax: 456-765-9875"]
+# The fixture's [globals] (fixtures/asterisk/extensions.conf).
+AA, CSRV, CONFNUM = "+14255550100", "+14255550110", "+14255550120"
+CHAT = "XMPP chat"
+
+
+def check_ivr(transcript: list[tuple[str, str]], captured: list[object], capture: Any,
+              roles: Roles, pcap: Path | None, flow: str, option: str | None, name: str,
+              number: str, confid: str) -> Verdict:
+    v = Verdict(flow, pcap, family="Google Talk")
+    said = [text for who, text in transcript if who == "Asterisk"]
+    v.equal("menu", CHAT, "menu lines, in order", MENU, said[:len(MENU)])
+    events, _ = to_events(captured, roles)
+    lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+    destination = {"1": AA, "2": number, "3": CSRV, "5": CONFNUM}.get(option or "")
+    if destination is None:
+        after = said[len(MENU):]
+        if option == "4":
+            v.equal("info", CHAT, "[info] lines, in order", INFO, after[:len(INFO)])
+        v.check("route", LYNC_LEG, "no call to Lync", not lync.events,
+                f"no INVITE on the trunk after {'[info]' if option == '4' else 'option ' + repr(option)}",
+                "none" if not lync.events else lync.events[0].describe())
+        return v
+    c = Cursor(v, lync)
+    inv = c.expect("route", "INVITE", req("INVITE", ASTERISK), f"INVITE {destination} on the Lync trunk")
+    if inv is None:
+        return v
+    v.equal("route", LYNC_LEG, "Request-URI user", destination, inv.msg.sip_uri.user, inv.frame)
+    try:
+        display = NameAddr.parse(inv.msg.headers.get("From") or "").display
+    except ValueError:
+        display = None
+    v.equal("route", LYNC_LEG, "CALLERID(name) from the user's answer", name, display, inv.frame)
+    ok = c.expect("route", "200 OK", resp(200, "INVITE", MEDIATION), "200 OK from the Mediation Server")
+    if option == "5" and ok is not None:
+        _check_dtmf(v, capture, inv.src, inv.dst, ok.time, confid)
+    c.expect("end", "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE ending the call")
+    return v
+
+
+def _check_dtmf(v: Verdict, capture: Any, src: str, dst: str, answered: float, confid: str) -> None:
+    """Dial's D() option: the conference id as RFC 4733 events from Asterisk after answer."""
+    streams = [s for s in capture.rtp_streams() if (s.src, s.dst) == (src, dst)]
+    events = sorted((e for s in streams for e in s.dtmf_events()), key=lambda e: e.start_time)
+    digits = "".join(e.digit for e in events)
+    v.equal("dtmf", LYNC_LEG, "conference id as RFC 4733 digits", confid, digits)
+    early = [e for e in events if e.start_time < answered]
+    v.check("dtmf", LYNC_LEG, "digits after the answer", not early, "every event after the 200 OK",
+            "all after" if not early else f"{len(early)} before it")
+    for e in events:
+        v.check("dtmf", LYNC_LEG, f"digit {e.digit} (RFC 4733)", not e.violations,
+                "marker on the first packet, constant timestamp, growing duration, three end packets",
+                "; ".join(e.violations) or "as RFC 4733 says", e.start_frame)

@@ -1,0 +1,110 @@
+"""The Skype for SIP simulator's control API: the Mediation simulator's API
+(:class:`~harness.peers.api.MediationApi`, imported) with Skype's behaviour and the
+registrations.
+
+GET    /health                        {"ok": true}
+GET    /behaviour                     the current behaviour
+PUT    /behaviour                     body: partial behaviour, merged into the defaults
+                                      (the defaults include --channels)
+DELETE /behaviour                     back to the defaults
+GET    /registrations[?all=1][?wait=N&timeout=10]
+                                      the successful registrations (a 200 that bound or
+                                      refreshed a contact), oldest first: t, contact,
+                                      expires_requested, expires_granted, expires_at,
+                                      refresh, refreshed_before_expiry...; all=1: every
+                                      REGISTER answered (401, 403, 404, 423, removals
+                                      too); wait=N: long-poll until N successful ones
+                                      (408 + the list on timeout)
+GET    /registrations/bindings        the contacts bound now, with expires_in
+DELETE /registrations                 forget bindings and registrations
+POST   /calls                         a call from Skype to the gateway: {"to"?, "from"?,
+                                      "anonymous"?, "use_registration"?, behaviour
+                                      overrides...} -> {"id", "call_id"}; 409 when every
+                                      channel is busy
+GET    /calls                         every call record
+GET    /calls/<id>|last[?wait=ended|<state>&timeout=10]
+                                      one record; with wait, long-poll (408 + record
+                                      on timeout)
+DELETE /calls                         forget every record
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol, cast
+
+from harness.peers.api import MAX_WAIT_S, MediationApi, Simulator
+from harness.peers.behaviour import BehaviourError
+from harness.peers.control import HttpError, HttpRequest, HttpResponse
+from harness.peers.records import CallRecord, CallStore
+from harness.peers.skype_rules import SkypeBehaviour
+
+
+class SkypeSimulator(Protocol):
+    behaviour: SkypeBehaviour
+    base_behaviour: SkypeBehaviour
+
+    @property
+    def store(self) -> CallStore: ...
+
+    def sync_records(self) -> None: ...
+
+    def place_call(self, body: dict[str, Any]) -> CallRecord: ...
+
+    def registrations_json(self, everything: bool = False) -> list[dict[str, Any]]: ...
+
+    def bindings_json(self) -> list[dict[str, Any]]: ...
+
+    def clear_registrations(self) -> int: ...
+
+    async def wait_registrations(self, count: int, timeout: float) -> bool: ...
+
+
+class SkypeApi(MediationApi):
+    def __init__(self, sim: SkypeSimulator) -> None:
+        super().__init__(cast(Simulator, sim))  # same calls API; Skype's own behaviour
+        self._skype = sim
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        parts = [p for p in request.path.split("/") if p]
+        if parts == ["registrations"]:
+            return await self._registrations(request)
+        if parts == ["registrations", "bindings"]:
+            self._allow(request.method, "GET")
+            return HttpResponse(200, self._skype.bindings_json())
+        return await super().__call__(request)
+
+    def _behaviour(self, method: str, request: HttpRequest) -> HttpResponse:
+        self._allow(method, "GET", "PUT", "DELETE")
+        sim = self._skype
+        if method == "PUT":
+            body = request.json()
+            if not isinstance(body, dict):
+                raise HttpError(400, "body must be a JSON object")
+            try:
+                sim.behaviour = sim.base_behaviour.merged(body)
+            except BehaviourError as exc:
+                raise HttpError(400, str(exc), {"error": str(exc), "field": exc.field}) from None
+        elif method == "DELETE":
+            sim.behaviour = sim.base_behaviour
+        return HttpResponse(200, sim.behaviour.to_json())
+
+    async def _registrations(self, request: HttpRequest) -> HttpResponse:
+        self._allow(request.method, "GET", "DELETE")
+        sim = self._skype
+        if request.method == "DELETE":
+            return HttpResponse(200, {"deleted": sim.clear_registrations()})
+        everything = request.query.get("all", "0") not in ("", "0", "false", "no")
+        wait = request.query.get("wait")
+        if wait is None:
+            return HttpResponse(200, sim.registrations_json(everything))
+        if not wait.isdigit():
+            raise HttpError(400, "wait: must be the number of successful registrations to wait for")
+        try:
+            timeout = float(request.query.get("timeout", "10"))
+        except ValueError:
+            raise HttpError(400, "timeout: must be a number of seconds") from None
+        if not math.isfinite(timeout) or not 0 <= timeout <= MAX_WAIT_S:
+            raise HttpError(400, f"timeout: must be between 0 and {MAX_WAIT_S:g} seconds")
+        ok = await sim.wait_registrations(int(wait), timeout)
+        return HttpResponse(200 if ok else 408, sim.registrations_json(everything))
