@@ -47,6 +47,7 @@ def test_skype_user_calls_lync_as_anonymous_caller(topology, call_pcap, flow_rep
 def test_channels_exhausted_is_refused_by_skype(topology, call_pcap, flow_report):
     """Skype for SIP sells channels; past them it refuses (here: 0 channels left)."""
     run = skype.lync_dials(topology, call_pcap, "+1001", skype={"channels": 0, "limit_status": 503})
+    run.flow = "Lync dials 1001, no channel left (refusal expected)"
     verdict = flow_report.add(run, skype.verify(run, "lync_to_skype", dialled="+1001",
                                                 target="+17606604690", via_profile=True))
     failed = {r.subject: r for r in verdict.failures}
