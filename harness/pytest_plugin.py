@@ -80,14 +80,14 @@ SUMMARY_KEY = pytest.StashKey[list[tuple[str, Any]]]()
 class CallPcap:
     """The test's capture: `stop()` before analysing; the fixture stops it otherwise."""
 
-    topology: "Topology"
+    topology: Topology
     relative: str
     path: Path
     started: float = field(default_factory=time.time)  # wall clock, to cut logs to the call
     stopped: float | None = None
-    result: "CaptureResult | None" = None
+    result: CaptureResult | None = None
 
-    def stop(self) -> "CaptureResult":
+    def stop(self) -> CaptureResult:
         if self.result is None:
             self.result = self.topology.capture.stop(self.relative)
             self.stopped = time.time()
@@ -95,7 +95,7 @@ class CallPcap:
 
 
 @pytest.fixture(scope="session")
-def topology(request: pytest.FixtureRequest) -> Iterator["Topology"]:
+def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     from harness.topology.compose import TopologyError
     from harness.topology.config import ConfigError, TopologyConfig
     from harness.topology.http import ControlError
@@ -138,7 +138,7 @@ def _pcap_name(nodeid: str) -> str:
 
 
 @pytest.fixture
-def call_pcap(topology: "Topology", request: pytest.FixtureRequest) -> Iterator[CallPcap]:
+def call_pcap(topology: Topology, request: pytest.FixtureRequest) -> Iterator[CallPcap]:
     relative = f"pcaps/{_pcap_name(request.node.nodeid)}.pcap"
     path = topology.capture.start(relative)
     pcap = CallPcap(topology, relative, path)
@@ -189,7 +189,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @pytest.fixture(scope="session")
-def gtalk_user(topology: "Topology") -> Iterator[Any]:
+def gtalk_user(topology: Topology) -> Iterator[Any]:
     """The seed's Google Talk user (sara@gmail.test), signed in to the XMPP service."""
     from harness.peers.gtalk import GtalkError, GtalkUser
 

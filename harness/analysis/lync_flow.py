@@ -14,7 +14,12 @@ from pathlib import Path
 
 from harness.analysis.legs import Leg, Roles, SipEvent, build_leg, to_events, uri_of
 from harness.analysis.rtp_rules import MediaTimeline, check_leg_media
-from harness.analysis.sdp_rules import check_codecs, check_directions, check_origin_versions, sdp_events
+from harness.analysis.sdp_rules import (
+    check_codecs,
+    check_directions,
+    check_origin_versions,
+    sdp_events,
+)
 from harness.analysis.sip_rules import check_leg_headers
 from harness.analysis.verdict import Verdict
 
@@ -178,6 +183,17 @@ def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: 
         timeline.ended_at(leg, (done or bye).time)
 
 
+def _after_answer(v: Verdict, lc: Cursor, pc: Cursor, ok: SipEvent | None, p_ok: SipEvent | None,
+                  timeline: MediaTimeline) -> None:
+    """Steps 7-12 on both legs: Lync holds, resumes and hangs up; Asterisk passes it on."""
+    if ok is not None:
+        timeline.answered_at(LYNC_LEG, ok.time)
+    if p_ok is not None:
+        timeline.answered_at(PHONE_LEG, p_ok.time)
+    _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
+    _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+
+
 def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
     # The softphone's leg: its INVITE (after the 401 challenge) and the answer relayed to it.
     pc = Cursor(v, phone)
@@ -196,12 +212,7 @@ def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) 
         v.equal("1", LYNC_LEG, "To user", LYNC_NUMBER, user_of(inv.msg.headers.get("To")), inv.frame)
         v.equal("1", LYNC_LEG, "From user (the softphone's number)", "1000",
                 user_of(inv.msg.headers.get("From")), inv.frame)
-    if ok is not None:
-        timeline.answered_at(LYNC_LEG, ok.time)
-    if p_ok is not None:
-        timeline.answered_at(PHONE_LEG, p_ok.time)
-    _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
-    _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+    _after_answer(v, lc, pc, ok, p_ok, timeline)
 
 
 def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
@@ -217,12 +228,7 @@ def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -
         v.equal("1", PHONE_LEG, "Request-URI user", "1000", p_inv.msg.sip_uri.user, p_inv.frame)
         v.equal("1", PHONE_LEG, "caller number (+ dropped toward the softphone)", LYNC_NUMBER[1:],
                 user_of(p_inv.msg.headers.get("From")), p_inv.frame)
-    if ok is not None:
-        timeline.answered_at(LYNC_LEG, ok.time)
-    if p_ok is not None:
-        timeline.answered_at(PHONE_LEG, p_ok.time)
-    _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
-    _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+    _after_answer(v, lc, pc, ok, p_ok, timeline)
 
 
 __all__ = ["check_lync_flow", "sdp_events"]

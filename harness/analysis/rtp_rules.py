@@ -85,7 +85,7 @@ def _direction(streams: list[Any], sender: str, sender_addr: str, receiver: str,
     if mine:
         time = np.concatenate([s.time for s in mine])
         order = np.argsort(time, kind="stable")
-        cat = lambda name: np.concatenate([getattr(s, name) for s in mine])[order]  # noqa: E731
+        cat = lambda name: np.concatenate([getattr(s, name) for s in mine])[order]
         return Direction(sender, receiver, target, mine, time[order], cat("seq"), cat("timestamp"),
                          cat("pt"), sorted({int(s.ssrc) for s in mine}))
     empty = np.zeros(0)
@@ -153,13 +153,13 @@ def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
         seq_steps = np.diff(seqs) % 65536
         v.check(step, leg, f"RTP {who} sequence", bool((seq_steps == 1).all()), "+1 per packet",
                 "+1 per packet" if (seq_steps == 1).all() else
-                f"steps {sorted(set(int(x) for x in seq_steps))[:6]}")
+                f"steps {sorted({int(x) for x in seq_steps})[:6]}")
         ts_steps = np.diff(stamps) % (1 << 32)
         v.check(step, leg, f"RTP {who} timestamp", bool((ts_steps == 160).all()),
                 "+160 per packet (20 ms at 8 kHz)",
                 "+160 per packet" if (ts_steps == 160).all() else
-                f"steps {sorted(set(int(x) for x in ts_steps))[:6]}")
-    pts = sorted(set(int(x) for x in d.pt))
+                f"steps {sorted({int(x) for x in ts_steps})[:6]}")
+    pts = sorted({int(x) for x in d.pt})
     v.check("7", leg, f"RTP {who} payload type", pts == [0] or pts == [0, 101], "0 (PCMU), with 101 for DTMF",
             str(pts))
     v.check("7", leg, f"RTP {who} SSRC", len(d.ssrcs) == 1, "one SSRC for the direction",

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from harness.analysis.legs import Leg, SipEvent
@@ -105,7 +106,7 @@ def check_codecs(v: Verdict, leg: Leg, senders: tuple[str, ...], step: str = "SD
 def check_origin_versions(v: Verdict, leg: Leg, step: str = "SDP") -> None:
     for sender in leg.roles:
         mine = [s for s in sdp_events(leg) if s.event.sender == sender]
-        for prev, cur in zip(mine, mine[1:]):
+        for prev, cur in itertools.pairwise(mine):
             if cur.event.msg.cseq == prev.event.msg.cseq and cur.event.msg.serialize() == prev.event.msg.serialize():
                 continue  # a retransmission
             o1, o2 = prev.sdp.origin, cur.sdp.origin

@@ -152,11 +152,16 @@ def check_lync_to_skype(captured: list[object], capture: Any, roles: Roles, pcap
            f"{out.msg.sdp().audio.formats if out.msg.sdp() and out.msg.sdp().audio else '?'}")
     sc.expect("4", "ACK", req("ACK", ASTERISK), "ACK from Asterisk")
     _check_echo(v, capture, skype, peer_leg)
-    bye = sc.expect("5", "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE on the Skype leg")
-    if bye is not None:
-        sc.expect("5", "200 OK to BYE", lambda e: resp(200, "BYE", bye.receiver)(e) and e.cseq == bye.cseq,
-                  "200 OK to the BYE")
+    _expect_bye(sc)
     return v
+
+
+def _expect_bye(c: Cursor, step: str = "5") -> None:
+    """The call's end on the Skype leg: a BYE from either side, and its 200 OK."""
+    bye = c.expect(step, "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE on the Skype leg")
+    if bye is not None:
+        c.expect(step, "200 OK to BYE", lambda e: resp(200, "BYE", bye.receiver)(e) and e.cseq == bye.cseq,
+                 "200 OK to the BYE")
 
 
 def _streams_between(capture: Any, a: str, b: str) -> list[Any]:
@@ -248,8 +253,5 @@ def check_skype_to_lync(captured: list[object], capture: Any, roles: Roles, pcap
         for a, b, who in ((med, gw_lync, "Mediation Server -> Asterisk"), (gw_lync, med, "Asterisk -> Mediation Server")):
             n = sum(len(s) for s in _streams_between(capture, a, b))
             v.check("4", LYNC_LEG, f"RTP {who}", n >= 10, "media once answered", f"{n} packets")
-    bye = sc.expect("5", "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE on the Skype leg")
-    if bye is not None:
-        sc.expect("5", "200 OK to BYE", lambda e: resp(200, "BYE", bye.receiver)(e) and e.cseq == bye.cseq,
-                  "200 OK to the BYE")
+    _expect_bye(sc)
     return v

@@ -47,11 +47,11 @@ class CallRun:
     problems: list[str] = field(default_factory=list)
 
 
-def roles_of(topology: "Topology") -> Roles:
+def roles_of(topology: Topology) -> Roles:
     return Roles(role_names(topology.config.net_prefix))
 
 
-def _last_call(topology: "Topology", problems: list[str], timeout_s: float = 10,
+def _last_call(topology: Topology, problems: list[str], timeout_s: float = 10,
                peer: Any = None) -> dict[str, Any] | None:
     peer = peer or topology.mediation
     try:
@@ -67,11 +67,11 @@ def _last_call(topology: "Topology", problems: list[str], timeout_s: float = 10,
         raise
 
 
-def _label(pcap: "CallPcap") -> str:
+def _label(pcap: CallPcap) -> str:
     return pcap.path.stem
 
 
-def outbound(topology: "Topology", pcap: "CallPcap", sipp_timeout_s: int = 30,
+def outbound(topology: Topology, pcap: CallPcap, sipp_timeout_s: int = 30,
              **behaviour: Any) -> CallRun:
     """Softphone -> Asterisk -> Mediation Server (the seed's steps 1-12)."""
     wanted = {**DEFAULT_BEHAVIOUR, **behaviour}
@@ -89,7 +89,7 @@ def outbound(topology: "Topology", pcap: "CallPcap", sipp_timeout_s: int = 30,
                    roles_of(topology), wanted, problems)
 
 
-def inbound(topology: "Topology", pcap: "CallPcap", **behaviour: Any) -> CallRun:
+def inbound(topology: Topology, pcap: CallPcap, **behaviour: Any) -> CallRun:
     """Mediation Server (Lync user +14255550150) -> Asterisk -> softphone 1000."""
     wanted = {**DEFAULT_BEHAVIOUR, **behaviour}
     topology.mediation_behaviour()
@@ -118,7 +118,7 @@ def inbound(topology: "Topology", pcap: "CallPcap", **behaviour: Any) -> CallRun
                    roles_of(topology), wanted, problems)
 
 
-def verdict_of(run: CallRun, check: Callable[[Any], "Verdict"]) -> "Verdict":
+def verdict_of(run: CallRun, check: Callable[[Any], Verdict]) -> Verdict:
     """Opens the run's pcap and applies `check(capture)`; an unreadable pcap, the
     capture's warnings and drops, and the run's own problems go into the verdict."""
     from harness.analysis.verdict import Verdict
@@ -142,7 +142,7 @@ def verdict_of(run: CallRun, check: Callable[[Any], "Verdict"]) -> "Verdict":
     return verdict
 
 
-def verify(run: CallRun, direction: str) -> "Verdict":
+def verify(run: CallRun, direction: str) -> Verdict:
     """Checks the seed's steps on both legs of the run's pcap."""
     from harness.analysis.lync_flow import check_lync_flow
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 LYNC_CALL = {"hold_after_ms": None, "hangup_after_ms": 2000, "hangup_by": "mediation"}
 
 
-def lync_dials(topology: "Topology", pcap: "CallPcap", number: str, skype: dict[str, Any] | None = None,
+def lync_dials(topology: Topology, pcap: CallPcap, number: str, skype: dict[str, Any] | None = None,
                **behaviour: Any) -> CallRun:
     """The Lync user dials `number` (1001: Skype's test number; 1002: echo123)."""
     topology.skype_behaviour(**(skype or {}))
@@ -30,7 +30,7 @@ def lync_dials(topology: "Topology", pcap: "CallPcap", number: str, skype: dict[
     topology.mediation.request("DELETE", "/calls")
     problems: list[str] = []
     topology.mediation.request("POST", "/calls", {"to": number, "from": "+14255550150",
-                                                  **{**LYNC_CALL, **behaviour}})
+                                                  **LYNC_CALL, **behaviour})
     call = _last_call(topology, problems, timeout_s=15)
     _last_call(topology, problems, timeout_s=5, peer=topology.skype)  # its BYE answered too
     pcap.stop()
@@ -38,7 +38,7 @@ def lync_dials(topology: "Topology", pcap: "CallPcap", number: str, skype: dict[
                    {**LYNC_CALL, **behaviour}, problems)
 
 
-def skype_calls_lync(topology: "Topology", pcap: "CallPcap", anonymous: bool = True,
+def skype_calls_lync(topology: Topology, pcap: CallPcap, anonymous: bool = True,
                      hangup_after_ms: int = 2000) -> CallRun:
     """A Skype user calls the business account; the profile number routes to Lync."""
     topology.mediation_behaviour(hold_after_ms=None, hangup_by="remote")
@@ -55,7 +55,7 @@ def skype_calls_lync(topology: "Topology", pcap: "CallPcap", anonymous: bool = T
                    {"anonymous": anonymous}, problems)
 
 
-def registration(topology: "Topology", pcap: "CallPcap", grant_s: int = 8,
+def registration(topology: Topology, pcap: CallPcap, grant_s: int = 8,
                  timeout_s: float = 20) -> tuple[CallRun, list[dict[str, Any]]]:
     """Asterisk registers afresh; Skype grants `grant_s` seconds; Asterisk must refresh."""
     topology.skype_behaviour(max_expires=grant_s)
@@ -77,11 +77,11 @@ def registration(topology: "Topology", pcap: "CallPcap", grant_s: int = 8,
                    {"max_expires": grant_s}, problems), regs
 
 
-def verify(run: CallRun, kind: str, **kwargs: Any) -> "Verdict":
+def verify(run: CallRun, kind: str, **kwargs: Any) -> Verdict:
     """kind: 'registration', 'lync_to_skype' or 'skype_to_lync' (skype_flow's checks)."""
     from harness.analysis import skype_flow
 
-    def check(capture: Any) -> "Verdict":
+    def check(capture: Any) -> Verdict:
         sip, path = capture.sip_messages(), run.pcap.path
         if kind == "registration":
             return skype_flow.check_registration(sip, run.roles, path, **kwargs)

@@ -38,7 +38,7 @@ class IvrRun(CallRun):
     option: str | None = None
 
 
-def _wait_prompt(user: "GtalkUser", run: IvrRun, kind: str, timeout: float) -> bool:
+def _wait_prompt(user: GtalkUser, run: IvrRun, kind: str, timeout: float) -> bool:
     try:
         text = user.wait_message(ASTERISK_JID, timeout)
     except GtalkError as exc:
@@ -51,12 +51,12 @@ def _wait_prompt(user: "GtalkUser", run: IvrRun, kind: str, timeout: float) -> b
     return True
 
 
-def _say(user: "GtalkUser", run: IvrRun, text: str) -> None:
+def _say(user: GtalkUser, run: IvrRun, text: str) -> None:
     user.send(ASTERISK_JID, text)
     run.transcript.append(("user", text))
 
 
-def ivr_call(topology: "Topology", pcap: "CallPcap", user: "GtalkUser", option: str | None,
+def ivr_call(topology: Topology, pcap: CallPcap, user: GtalkUser, option: str | None,
              name: str = "Alice Smith", number: str = "+14255550150", confid: str = "123456#",
              hangup_after_ms: int | None = None, settle_s: float = 6.0) -> IvrRun:
     """Starts the IVR, reads the menu, answers `option` (None: no answer) and what follows.
@@ -107,7 +107,7 @@ def ivr_call(topology: "Topology", pcap: "CallPcap", user: "GtalkUser", option: 
 
 
 def verify(run: IvrRun, name: str = "Alice Smith", number: str = "+14255550150",
-           confid: str = "123456#") -> "Verdict":
+           confid: str = "123456#") -> Verdict:
     from harness.analysis.xmpp_flow import check_ivr
 
     return verdict_of(run, lambda capture: check_ivr(
@@ -115,7 +115,7 @@ def verify(run: IvrRun, name: str = "Alice Smith", number: str = "+14255550150",
         run.option, name, number, confid))
 
 
-def account_status(topology: "Topology", user: "GtalkUser", timeout_s: float = 8.0) -> "Verdict":
+def account_status(topology: Topology, user: GtalkUser, timeout_s: float = 8.0) -> Verdict:
     """Seed jabber.conf: Asterisk's account connected, available, "How can we help?", and
     a Google Talk user's subscription accepted."""
     from harness.analysis.verdict import Verdict

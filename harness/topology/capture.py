@@ -23,7 +23,7 @@ class CaptureControl:
     reports: Path
 
     @classmethod
-    def at(cls, port: int, reports: Path) -> "CaptureControl":
+    def at(cls, port: int, reports: Path) -> CaptureControl:
         return cls(JsonClient("capture agent", f"http://127.0.0.1:{port}"), reports)
 
     def start(self, relative: str, bpf: str | None = None) -> Path:

@@ -25,7 +25,7 @@ def find_compose() -> list[str]:
         raise TopologyError(
             "the docker command is not installed: run `make setup` (containers/bootstrap.sh)"
         )
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
     if probe.returncode == 0:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
@@ -44,7 +44,8 @@ class Compose:
         cmd = [*self.command, "-p", self.config.project, "-f", str(self.config.compose_file), *args]
         try:
             return subprocess.run(
-                cmd, capture_output=True, text=True, env=self.config.compose_env(), timeout=timeout
+                cmd, capture_output=True, text=True, env=self.config.compose_env(), timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise TopologyError(f"`{' '.join(cmd)}` did not finish within {timeout:.0f} s") from None

@@ -87,7 +87,7 @@ class TopologyConfig:
         return env
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "TopologyConfig":
+    def from_env(cls, **overrides: object) -> TopologyConfig:
         """Defaults, then HARNESS_* environment variables, then explicit overrides."""
         values: dict[str, object] = {}
         env = os.environ

@@ -20,7 +20,7 @@ class Engine:
     client: Any  # docker.DockerClient
 
     @classmethod
-    def connect(cls) -> "Engine":
+    def connect(cls) -> Engine:
         import docker  # imported here: sans-docker commands (sip-lint, rtp-stats) stay fast
         from docker.errors import DockerException
 

@@ -29,7 +29,7 @@ class Topology:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, config: TopologyConfig) -> "Topology":
+    def create(cls, config: TopologyConfig) -> Topology:
         engine = Engine.connect()
         return cls(
             config=config,
@@ -83,7 +83,7 @@ class Topology:
         """True once Asterisk has no channel up (polled: the CLI has no event for it)."""
         deadline = time.monotonic() + timeout
         while True:
-            if re.search(r"^0 active channels", self.asterisk("core show channels count"), re.M):
+            if re.search(r"^0 active channels", self.asterisk("core show channels count"), re.MULTILINE):
                 return True
             if time.monotonic() > deadline:
                 return False
