@@ -16,76 +16,116 @@ DELETE /calls                         forget every record
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from harness.peers.behaviour import Behaviour, BehaviourError
+from harness.peers.behaviour import BehaviourError
 from harness.peers.control import HttpError, HttpRequest, HttpResponse
 from harness.peers.records import FINAL_STATES, STATES, CallRecord, CallStore
 
 MAX_WAIT_S = 600.0
 
 
-class Simulator(Protocol):
-    store: CallStore
-    behaviour: Behaviour
+class BehaviourLike(Protocol):
+    """An immutable behaviour: :class:`~harness.peers.behaviour.Behaviour` and the like."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    def merged(self, partial: Any) -> Self: ...
+
+
+B = TypeVar("B", bound=BehaviourLike)
+
+
+class Simulator(Protocol[B]):
+    """What the API drives. ``base_behaviour`` is what ``PUT /behaviour`` merges into and
+    ``DELETE /behaviour`` goes back to."""
+
+    behaviour: B
+    base_behaviour: B
+
+    @property
+    def store(self) -> CallStore: ...
 
     def sync_records(self) -> None: ...
 
     def place_call(self, body: dict[str, Any]) -> CallRecord: ...
 
 
-def _object(request: HttpRequest) -> dict[str, Any]:
+def json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request body, which must be a JSON object (HttpError 400 otherwise)."""
     body = request.json()
     if not isinstance(body, dict):
         raise HttpError(400, "body must be a JSON object")
     return body
 
 
-class MediationApi:
-    def __init__(self, sim: Simulator) -> None:
+def field_error(exc: BehaviourError) -> HttpError:
+    """The 400 for a bad field: ``{"error", "field"}``."""
+    return HttpError(400, str(exc), {"error": str(exc), "field": exc.field})
+
+
+def timeout_query(request: HttpRequest) -> float:
+    """The ``timeout`` query parameter of a long-poll: seconds, 10 when absent."""
+    try:
+        timeout = float(request.query.get("timeout", "10"))
+    except ValueError:
+        raise HttpError(400, "timeout: must be a number of seconds") from None
+    if not math.isfinite(timeout) or not 0 <= timeout <= MAX_WAIT_S:
+        raise HttpError(400, f"timeout: must be between 0 and {MAX_WAIT_S:g} seconds")
+    return timeout
+
+
+def allow(method: str, *allowed: str) -> None:
+    """HttpError 405 unless ``method`` is one of ``allowed``."""
+    if method not in allowed:
+        raise HttpError(405, f"method {method} not allowed here (allowed: {', '.join(allowed)})")
+
+
+class MediationApi(Generic[B]):
+    """Routes a request to the resources above; a subclass adds its own in :meth:`route`."""
+
+    def __init__(self, sim: Simulator[B]) -> None:
         self._sim = sim
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         parts = [p for p in request.path.split("/") if p]
+        return await self.route(parts, request)
+
+    async def route(self, parts: list[str], request: HttpRequest) -> HttpResponse:
+        """The response to ``request``, whose path is ``parts`` (its non-empty segments)."""
         method = request.method
         if parts == ["health"]:
-            self._allow(method, "GET")
+            allow(method, "GET")
             return HttpResponse(200, {"ok": True})
         if parts == ["behaviour"]:
             return self._behaviour(method, request)
         if parts == ["calls"]:
             return self._calls(method, request)
         if len(parts) == 2 and parts[0] == "calls":
-            self._allow(method, "GET")
+            allow(method, "GET")
             return await self._one_call(parts[1], request)
         raise HttpError(404, f"no such resource: {method} {request.path}")
 
-    @staticmethod
-    def _allow(method: str, *allowed: str) -> None:
-        if method not in allowed:
-            raise HttpError(
-                405, f"method {method} not allowed here (allowed: {', '.join(allowed)})"
-            )
-
     def _behaviour(self, method: str, request: HttpRequest) -> HttpResponse:
-        self._allow(method, "GET", "PUT", "DELETE")
+        allow(method, "GET", "PUT", "DELETE")
+        sim = self._sim
         if method == "PUT":
             try:
-                self._sim.behaviour = Behaviour().merged(_object(request))
+                sim.behaviour = sim.base_behaviour.merged(json_object(request))
             except BehaviourError as exc:
-                raise HttpError(400, str(exc), {"error": str(exc), "field": exc.field}) from None
+                raise field_error(exc) from None
         elif method == "DELETE":
-            self._sim.behaviour = Behaviour()
-        return HttpResponse(200, self._sim.behaviour.to_json())
+            sim.behaviour = sim.base_behaviour
+        return HttpResponse(200, sim.behaviour.to_json())
 
     def _calls(self, method: str, request: HttpRequest) -> HttpResponse:
-        self._allow(method, "GET", "POST", "DELETE")
+        allow(method, "GET", "POST", "DELETE")
         store = self._sim.store
         if method == "POST":
             try:
-                record = self._sim.place_call(_object(request))
+                record = self._sim.place_call(json_object(request))
             except BehaviourError as exc:
-                raise HttpError(400, str(exc), {"error": str(exc), "field": exc.field}) from None
+                raise field_error(exc) from None
             return HttpResponse(200, {"id": record.id, "call_id": record.call_id})
         if method == "DELETE":
             count = len(store.all())
@@ -99,12 +139,7 @@ class MediationApi:
         wait = request.query.get("wait")
         if wait is not None and wait != "ended" and wait not in STATES:
             raise HttpError(400, f"wait: must be 'ended' or a state ({', '.join(STATES)})")
-        try:
-            timeout = float(request.query.get("timeout", "10"))
-        except ValueError:
-            raise HttpError(400, "timeout: must be a number of seconds") from None
-        if not math.isfinite(timeout) or not 0 <= timeout <= MAX_WAIT_S:
-            raise HttpError(400, f"timeout: must be between 0 and {MAX_WAIT_S:g} seconds")
+        timeout = timeout_query(request)
 
         pinned: CallRecord | None = store.last() if which == "last" else store.get(which)
         if pinned is None and (which != "last" or wait is None):

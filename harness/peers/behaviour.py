@@ -14,12 +14,19 @@ never); ``hangup_by`` "mediation" sends the BYE, "remote" waits for the peer's B
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.media.rfc4733 import DIGITS
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 HANGUP_BY = ("mediation", "remote")
+MAX_MS = 3_600_000
+
+D = TypeVar("D", bound="DataclassInstance")
 
 
 class BehaviourError(ValueError):
@@ -45,20 +52,52 @@ class Behaviour:
         return dataclasses.asdict(self)
 
     def merged(self, partial: Any) -> Behaviour:
-        if not isinstance(partial, dict):
-            raise BehaviourError("behaviour", "expected a JSON object")
-        known = {f.name for f in dataclasses.fields(self)}
-        changes: dict[str, Any] = {}
-        for key, value in partial.items():
-            if key not in known:
-                raise BehaviourError(str(key), f"unknown field (known: {', '.join(sorted(known))})")
-            changes[key] = _validate(key, value)
-        return dataclasses.replace(self, **changes)
+        return merge_fields(self, partial, _validate)
+
+
+def merge_fields(current: D, partial: Any, validate: Callable[[str, Any], Any]) -> D:
+    """``current`` (a frozen dataclass) with the fields of the JSON object ``partial``, each
+    value as ``validate(name, value)`` returns it; BehaviourError naming the first bad
+    field (or "behaviour" when ``partial`` is not an object)."""
+    if not isinstance(partial, dict):
+        raise BehaviourError("behaviour", "expected a JSON object")
+    known = {f.name for f in dataclasses.fields(current)}
+    changes: dict[str, Any] = {}
+    for key, value in partial.items():
+        if key not in known:
+            raise BehaviourError(str(key), f"unknown field (known: {', '.join(sorted(known))})")
+        changes[key] = validate(key, value)
+    return dataclasses.replace(current, **changes)
+
+
+def milliseconds(key: str, value: Any) -> Any:
+    """``value`` when it is a number of milliseconds from 0 to ``MAX_MS`` (null is the
+    caller's business); BehaviourError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BehaviourError(key, f"must be a number of milliseconds, got {value!r}")
+    if not 0 <= value <= MAX_MS:
+        raise BehaviourError(key, f"must be between 0 and {MAX_MS}, got {value}")
+    return value
+
+
+def one_of(key: str, value: Any, choices: tuple[str, ...]) -> Any:
+    """``value`` when it is one of ``choices``; BehaviourError otherwise."""
+    if value not in choices:
+        raise BehaviourError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def dtmf_digits(key: str, value: Any) -> str | None:
+    """A string of DTMF digits, upper-cased; None for null or ""; BehaviourError otherwise."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or any(c not in DIGITS for c in value.upper()):
+        raise BehaviourError(key, f"must be a string of DTMF digits {DIGITS}, got {value!r}")
+    return value.upper()
 
 
 _NULLABLE_MS = {"progress_delay_ms", "ring_delay_ms", "hold_after_ms", "hangup_after_ms"}
 _MS = {"answer_delay_ms", "hold_duration_ms", "dtmf_after_ms"}
-_MAX_MS = 3_600_000
 
 
 def _validate(key: str, value: Any) -> Any:
@@ -67,11 +106,7 @@ def _validate(key: str, value: Any) -> Any:
             if key in _MS:
                 raise BehaviourError(key, "must be a number of milliseconds, not null")
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BehaviourError(key, f"must be a number of milliseconds, got {value!r}")
-        if not 0 <= value <= _MAX_MS:
-            raise BehaviourError(key, f"must be between 0 and {_MAX_MS}, got {value}")
-        return value
+        return milliseconds(key, value)
     if key == "reject_code":
         if value is None:
             return None
@@ -79,13 +114,7 @@ def _validate(key: str, value: Any) -> Any:
             raise BehaviourError(key, f"must be null or a status code 300-699, got {value!r}")
         return value
     if key == "hangup_by":
-        if value not in HANGUP_BY:
-            raise BehaviourError(key, f"must be one of {', '.join(HANGUP_BY)}, got {value!r}")
-        return value
+        return one_of(key, value, HANGUP_BY)
     if key == "dtmf":
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str) or any(c not in DIGITS for c in value.upper()):
-            raise BehaviourError(key, f"must be a string of DTMF digits {DIGITS}, got {value!r}")
-        return value.upper()
+        return dtmf_digits(key, value)
     raise BehaviourError(key, "unknown field")  # pragma: no cover - guarded by merged()

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from harness.peers import lync_format as lf
 from harness.peers.behaviour import Behaviour
+from harness.peers.call_base import RecordedCall
 from harness.peers.dialog import Dialog
 from harness.peers.offer_answer import (
     LocalSdp,
@@ -26,7 +26,7 @@ from harness.peers.offer_answer import (
     read_remote,
     we_send,
 )
-from harness.peers.records import CallRecord, CallStore, add_event, set_state
+from harness.peers.records import CallRecord, CallStore
 from harness.peers.rtp_session import EventFn, RtpSession
 from harness.peers.sip_transport import SipConnection, SipTransport, summary
 from harness.peers.transactions import TransactionLayer
@@ -60,7 +60,7 @@ class CallContext:
     on_finished: Callable[[Call], None]
 
 
-class Call:
+class Call(RecordedCall):
     def __init__(
         self,
         ctx: CallContext,
@@ -70,8 +70,8 @@ class Call:
         call_id: str,
         local_tag: str,
     ) -> None:
+        super().__init__(ctx.store, record, ctx.log)
         self.ctx = ctx
-        self.record = record
         self.behaviour = behaviour
         self.direction = direction
         self.call_id = call_id
@@ -82,9 +82,6 @@ class Call:
         self.local_sdp: LocalSdp | None = None
         self.remote: RemoteMedia | None = None
         self.local_direction = "sendrecv"
-        self.ended = False
-        self._loop = asyncio.get_running_loop()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._invite: Request | None = None  # inbound initial INVITE
         self._invite_connection: SipConnection | None = None
         self._invite_final: int | None = None  # status of the final response sent
@@ -100,55 +97,14 @@ class Call:
 
     # -- bookkeeping ---------------------------------------------------------------------
 
-    def event(self, name: str, detail: str = "") -> None:
-        add_event(self.ctx.store, self.record, name, detail)
-        self.ctx.log(f"EVENT call={self.record.id} {name} {detail}".rstrip())
-
-    def _state(self, state: str, detail: str = "") -> None:
-        if self.record.state != state:
-            set_state(self.ctx.store, self.record, state, detail)
-            self.ctx.log(f"EVENT call={self.record.id} state={state} {detail}".rstrip())
-
-    def sync_record(self) -> None:
-        if self.rtp is None:
-            return
-        s = self.rtp.stats
-        r = self.record
-        r.rtp_sent, r.rtp_received = s.packets_sent, s.packets_received
-        r.rtp_bytes_sent, r.rtp_bytes_received = s.bytes_sent, s.bytes_received
-        r.dtmf_sent, r.dtmf_received = s.dtmf_sent, s.dtmf_received
-
-    def _rtp_event(self, name: str, detail: str) -> None:
-        self.sync_record()
-        self.event(name, detail)
-
-    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a call failing must not stop the server
-                self.ctx.log(f"EVENT call={self.record.id} error in {what}: {exc!r}")
-                self.finish("failed", f"internal error in {what}", error=repr(exc))
-
-        task = self._loop.create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _sleep_until(self, when: float) -> None:
-        delay = when - self._loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    def media_session(self) -> RtpSession | None:
+        return self.rtp
 
     def finish(self, state: str, detail: str, error: str | None = None) -> None:
         if self.ended:
             return
         self.ended = True
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
+        self.cancel_tasks()
         if self._ack_timer is not None:
             self._ack_timer.cancel()
         if self.rtp is not None:
@@ -156,13 +112,13 @@ class Call:
         self.sync_record()
         if error is not None:
             self.record.error = error
-        self._state(state, detail)
+        self.state(state, detail)
         self.ctx.on_finished(self)
 
     # -- media ---------------------------------------------------------------------------
 
     async def _open_media(self) -> None:
-        self.rtp = await self.ctx.open_rtp(self._rtp_event)
+        self.rtp = await self.ctx.open_rtp(self.rtp_event)
         self.local_sdp = LocalSdp(
             session_id=random.randint(1, 999_999),
             address=self.ctx.media_address,
@@ -284,12 +240,12 @@ class Call:
             steps.append((b.ring_delay_ms, 1, 180))
         steps.append((b.answer_delay_ms, 2, 0))
         for delay_ms, _order, status in sorted(steps):
-            await self._sleep_until(received_at + delay_ms / 1000)
+            await self.sleep_until(received_at + delay_ms / 1000)
             if self._invite_final is not None or self.ended:
                 return
             if status:
                 conn.send(lf.provisional(invite, status, self.local_tag, self.ctx.ident))
-                self._state("early", f"{status} sent")
+                self.state("early", f"{status} sent")
             elif b.reject_code is not None:
                 self._final_reject(b.reject_code, None, "rejected")
             else:
@@ -316,7 +272,7 @@ class Call:
         self._invite_final = 200
         self.record.status_code = 200
         self.event("answered", "200 OK sent")
-        self._ack_timer = self._loop.call_later(TIMER_H_S, self._ack_timeout)
+        self._ack_timer = self.loop.call_later(TIMER_H_S, self._ack_timeout)
 
     def _ack_timeout(self) -> None:
         self._ack_timer = None
@@ -422,7 +378,7 @@ class Call:
         self.event("provisional", f"{response.status} {response.reason}")
         if response.status > 100 and response.to_tag and self.dialog is not None:
             self.dialog.confirm_as_uac(response)
-            self._state("early", f"{response.status} received")
+            self.state("early", f"{response.status} received")
             try:
                 early = response.sdp()
             except SipParseError:
@@ -459,13 +415,13 @@ class Call:
             self.event("bad_answer", reason)
             self.spawn(self.hangup(f"bad SDP answer: {reason}", final_state="failed"), "hangup")
             return
-        self._state("confirmed", f"{response.status} {response.reason}")
+        self.state("confirmed", f"{response.status} {response.reason}")
         self._answered()
 
     # -- confirmed dialog ----------------------------------------------------------------
 
     def _answered(self) -> None:
-        self._answered_at = self._loop.time()
+        self._answered_at = self.loop.time()
         self._apply_media()
         self.spawn(self._timeline(), "timeline")
         if self.behaviour.dtmf:
@@ -476,25 +432,19 @@ class Call:
         assert self._answered_at is not None
         base = self._answered_at
         if b.hold_after_ms is not None:
-            await self._sleep_until(base + b.hold_after_ms / 1000)
+            await self.sleep_until(base + b.hold_after_ms / 1000)
             if await self.reinvite("inactive"):
-                await self._sleep_until(self._loop.time() + b.hold_duration_ms / 1000)
+                await self.sleep_until(self.loop.time() + b.hold_duration_ms / 1000)
                 await self.reinvite("sendrecv")
-            base = self._loop.time()
+            base = self.loop.time()
         if b.hangup_by == "mediation" and b.hangup_after_ms is not None:
-            await self._sleep_until(base + b.hangup_after_ms / 1000)
+            await self.sleep_until(base + b.hangup_after_ms / 1000)
             await self.hangup("timeline")
 
     async def _dtmf(self, digits: str) -> None:
         assert self._answered_at is not None and self.rtp is not None
-        await self._sleep_until(self._answered_at + self.behaviour.dtmf_after_ms / 1000)
-        if self.rtp.dtmf_payload_type is None:
-            self.event("dtmf_skipped", "peer did not negotiate telephone-event")
-            return
-        self.event("dtmf_queued", digits)
-        await self.rtp.send_digits(digits)
-        self.sync_record()
-        self.event("dtmf_done", digits)
+        await self.sleep_until(self._answered_at + self.behaviour.dtmf_after_ms / 1000)
+        await self.send_dtmf(digits, "peer")
 
     async def reinvite(self, direction: str) -> bool:
         """Send a re-INVITE with ``a=<direction>``; True when it got a 2xx."""
@@ -539,7 +489,7 @@ class Call:
                     self.event("bad_answer", str(exc))
                 self._apply_media()
                 held = direction != "sendrecv"
-                self._state("held" if held else "confirmed", f"re-INVITE a={direction} accepted")
+                self.state("held" if held else "confirmed", f"re-INVITE a={direction} accepted")
                 return True
             self._ack_non_2xx(conn, invite, response)
             self.event("reinvite_rejected", f"{response.status} {response.reason}")
@@ -625,7 +575,7 @@ class Call:
                 self._apply_media()
         if self.ended or self._answered_at is not None or self._invite_final != 200:
             return  # ACK of a re-INVITE's 2xx, or of a non-2xx: nothing more to do
-        self._state("confirmed", "ACK received")
+        self.state("confirmed", "ACK received")
         self._answered()
 
     def _on_offer(self, conn: SipConnection, request: Request) -> None:
@@ -662,4 +612,4 @@ class Call:
         self._apply_media()
         if self.record.state in ("confirmed", "held"):
             held = remote.direction != "sendrecv"
-            self._state("held" if held else "confirmed", f"remote {request.method}")
+            self.state("held" if held else "confirmed", f"remote {request.method}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from harness.peers import lync_format as lf
 from harness.peers.api import MediationApi
 from harness.peers.behaviour import Behaviour, BehaviourError
 from harness.peers.call import ALLOWED, Call, CallContext, Credentials
+from harness.peers.cli import from_args, hostport, port_range, run, serve_until_signalled
 from harness.peers.control import ControlServer
 from harness.peers.log import LineLog
 from harness.peers.records import CallRecord, CallStore
@@ -59,7 +59,8 @@ class MediationServer:
         self.config = config
         self.log = log or LineLog("mediation")
         self.store = CallStore()
-        self.behaviour = Behaviour()
+        self.base_behaviour = Behaviour()  # what PUT /behaviour merges into, DELETE restores
+        self.behaviour = self.base_behaviour
         self.ident = lf.LyncIdentity(config.domain, config.address, config.sip_port)
         self.transactions = TransactionLayer()
         self.transport = SipTransport(self, self.log, config.verbose)
@@ -269,23 +270,6 @@ class MediationServer:
 # -- command line ----------------------------------------------------------------------
 
 
-def _hostport(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host, int(port)
-
-
-def _port_range(text: str) -> tuple[int, int]:
-    first, sep, last = text.partition("-")
-    if not sep or not first.isdigit() or not last.isdigit():
-        raise argparse.ArgumentTypeError(f"expected FIRST-LAST, got {text!r}")
-    lo, hi = int(first), int(last)
-    if (lo, hi) != (0, 0) and not (1024 <= lo < hi < 65536):
-        raise argparse.ArgumentTypeError(f"port range {text!r}: need 1024 <= FIRST < LAST < 65536")
-    return lo, hi
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python3 -m harness.peers.mediation",
@@ -304,13 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-bind", default=d.control_bind, help="control API bind address")
     p.add_argument(
         "--gateway",
-        type=_hostport,
+        type=hostport,
         default=d.gateway,
         help="HOST:PORT of the gateway (Asterisk) for outbound calls, over TCP",
     )
     p.add_argument(
         "--rtp-ports",
-        type=_port_range,
+        type=port_range,
         default=d.rtp_ports,
         help="RTP port range FIRST-LAST (even RTP ports, RTCP = RTP+1); 0-0: any",
     )
@@ -335,47 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    return Config(
-        address=args.address,
-        bind=args.bind,
-        sip_port=args.sip_port,
-        control_port=args.control_port,
-        control_bind=args.control_bind,
-        gateway=args.gateway,
-        rtp_ports=args.rtp_ports,
-        domain=args.domain,
-        media_address=args.media_address,
-        from_user=args.from_user,
-        auth_user=args.auth_user,
-        auth_password=args.auth_password,
-        tone_hz=args.tone_hz,
-        verbose=args.verbose,
-    )
+    return from_args(Config, args)
 
 
 async def serve(config: Config) -> None:
-    server = MediationServer(config)
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    await stop.wait()
-    server.log("shutting down")
-    await server.close()
+    await serve_until_signalled(MediationServer(config))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        asyncio.run(serve(config_from_args(args)))
-    except OSError as exc:
-        print(f"mediation: cannot start: {exc}", file=sys.stderr, flush=True)
-        return 1
-    return 0
+    return run("mediation", serve(config_from_args(args)))
 
 
 if __name__ == "__main__":

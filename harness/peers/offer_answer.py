@@ -24,7 +24,8 @@ _ANSWER = {
 
 
 class NotAcceptable(Exception):
-    """The SDP cannot be answered (no PCMU, no audio); ``reason`` goes into a Warning."""
+    """The SDP cannot be used (no usable audio stream, no codec we take); ``reason`` goes
+    into a Warning."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

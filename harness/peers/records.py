@@ -11,6 +11,8 @@ from typing import Any
 STATES = ("trying", "early", "confirmed", "held", "ended", "rejected", "failed")
 FINAL_STATES = frozenset({"ended", "rejected", "failed"})
 
+LogFn = Callable[[str], None]
+
 
 @dataclass
 class CallEvent:
@@ -63,7 +65,12 @@ class CallRecord:
 
 
 class CallStore:
-    """Records in creation order; every change is announced so that waiters re-check."""
+    """Records in creation order; every change is announced so that waiters re-check.
+
+    ``record_type`` is the record class :meth:`new` builds (a subclass sets its own
+    :class:`CallRecord` subclass there; numbering and wake-ups stay the store's)."""
+
+    record_type: type[CallRecord] = CallRecord
 
     def __init__(self) -> None:
         self._records: dict[str, CallRecord] = {}
@@ -71,7 +78,7 @@ class CallStore:
         self._changed = asyncio.Event()
 
     def new(self, call_id: str, direction: str) -> CallRecord:
-        record = CallRecord(id=str(self._next), call_id=call_id, direction=direction)
+        record = self.record_type(id=str(self._next), call_id=call_id, direction=direction)
         self._next += 1
         self._records[record.id] = record
         self.touch()
@@ -110,12 +117,22 @@ class CallStore:
         return True
 
 
-def add_event(store: CallStore, record: CallRecord, event: str, detail: str = "") -> None:
+def add_event(
+    store: CallStore, record: CallRecord, event: str, detail: str = "", log: LogFn | None = None
+) -> None:
+    """Add an event to ``record``; with ``log``, also the line ``EVENT call=<id> <event>
+    <detail>``."""
     record.events.append(CallEvent(time.time(), event, detail))
     store.touch()
+    if log is not None:
+        log(f"EVENT call={record.id} {event} {detail}".rstrip())
 
 
-def set_state(store: CallStore, record: CallRecord, state: str, detail: str = "") -> None:
+def set_state(
+    store: CallStore, record: CallRecord, state: str, detail: str = "", log: LogFn | None = None
+) -> None:
+    """Move ``record`` to ``state`` (nothing when it is there already); with ``log``, also
+    the line ``EVENT call=<id> state=<state> <detail>``."""
     if state not in STATES:
         raise ValueError(f"unknown call state {state!r}")
     if record.state == state:
@@ -123,3 +140,5 @@ def set_state(store: CallStore, record: CallRecord, state: str, detail: str = ""
     record.state = state
     record.events.append(CallEvent(time.time(), f"state:{state}", detail))
     store.touch()
+    if log is not None:
+        log(f"EVENT call={record.id} state={state} {detail}".rstrip())

@@ -17,6 +17,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 from harness.media.rfc4733 import TelephoneEvent, digit_to_event, event_plan, event_to_digit
 from harness.media.rtp import PT_PCMU, RtpPacket, RtpParseError, looks_like_rtcp
@@ -73,7 +74,8 @@ class _Receiver(asyncio.DatagramProtocol):
 
 @dataclass
 class RtpSession:
-    """Create with :meth:`open`; ``close()`` releases both sockets."""
+    """Create with :meth:`open`; ``close()`` releases both sockets. A subclass sees every
+    valid RTP packet received through :meth:`on_packet`."""
 
     local_port: int
     rtp: asyncio.DatagramTransport
@@ -106,7 +108,7 @@ class RtpSession:
         port_range: tuple[int, int],
         used: set[int],
         **kwargs: object,
-    ) -> RtpSession:
+    ) -> Self:
         """Bind an even RTP port and the RTCP port above it from ``port_range`` (inclusive),
         skipping ``used`` (updated). ``(0, 0)`` lets the OS choose. Raises OSError when full."""
         loop = asyncio.get_running_loop()
@@ -153,6 +155,10 @@ class RtpSession:
     @property
     def sending(self) -> bool:
         return self._go.is_set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def set_remote(self, host: str, port: int) -> None:
         """Where to send; port 0 or host 0.0.0.0 (old-style hold) means nowhere."""
@@ -295,6 +301,10 @@ class RtpSession:
 
     # -- receiving -----------------------------------------------------------------------
 
+    def on_packet(self, packet: RtpPacket, addr: tuple[str, int]) -> None:
+        """Called for every valid RTP packet received, once it is counted (and its RFC 4733
+        event, if any, noted). Does nothing here; a subclass overrides it (e.g. to echo)."""
+
     def _received(self, data: bytes, addr: tuple[str, int]) -> None:
         if looks_like_rtcp(data):
             self.stats.rtcp_received += 1
@@ -310,12 +320,16 @@ class RtpSession:
             self.stats.last_source = addr
             self.on_event("rtp_source", f"{addr[0]}:{addr[1]} ssrc={packet.ssrc:08x}")
         if packet.payload_type == self.receive_dtmf_payload_type and len(packet.payload) == 4:
-            try:
-                event = TelephoneEvent.parse(packet.payload)
-            except ValueError:
-                return
-            if event.end and self._rx_event_ts != packet.timestamp:
-                self._rx_event_ts = packet.timestamp
-                digit = event_to_digit(event.event) or f"<{event.event}>"
-                self.stats.dtmf_received += digit
-                self.on_event("dtmf_received", f"{digit} duration={event.duration}")
+            self._received_event(packet)
+        self.on_packet(packet, addr)
+
+    def _received_event(self, packet: RtpPacket) -> None:
+        try:
+            event = TelephoneEvent.parse(packet.payload)
+        except ValueError:
+            return
+        if event.end and self._rx_event_ts != packet.timestamp:
+            self._rx_event_ts = packet.timestamp
+            digit = event_to_digit(event.event) or f"<{event.event}>"
+            self.stats.dtmf_received += digit
+            self.on_event("dtmf_received", f"{digit} duration={event.duration}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -31,8 +30,10 @@ from typing import Any
 
 from harness.peers import skype_wire as wire
 from harness.peers.behaviour import BehaviourError
+from harness.peers.cli import from_args, hostport, port_range, run, serve_until_signalled
 from harness.peers.control import ControlServer, HttpError
 from harness.peers.log import LineLog
+from harness.peers.offer_answer import NotAcceptable
 from harness.peers.records import add_event, set_state
 from harness.peers.rtp_session import EventFn, RtpSession
 from harness.peers.salvage import salvage_request
@@ -41,7 +42,6 @@ from harness.peers.skype_calls import (
     CallContext,
     EchoCall,
     GatewayCall,
-    NotAcceptable,
     RemoteAudio,
     SkypeCall,
     read_audio,
@@ -181,11 +181,9 @@ class SkypeService:
         )
 
     async def _open_echo(self, on_event: EventFn) -> EchoSession:
-        session = await EchoSession.open(
+        return await EchoSession.open(
             self.config.bind, self.config.rtp_ports, self._rtp_used, on_event=on_event
         )
-        assert isinstance(session, EchoSession)
-        return session
 
     async def _open_rtp(self, on_event: EventFn) -> RtpSession:
         return await RtpSession.open(
@@ -286,7 +284,7 @@ class SkypeService:
         domain = self.config.domain
         gw_host, gw_port = self.config.gateway
         destination: Address = (gw_host, gw_port)
-        request_uri = f"sip:{to}@{_hostport(gw_host, gw_port)}"
+        request_uri = f"sip:{to}@{wire.hostport(gw_host, gw_port)}"
         if use_registration:
             binding = self.registrar.binding_for(to, time.time())
             if binding is None:
@@ -480,8 +478,7 @@ class SkypeService:
             asyncio.get_running_loop().call_later(LINGER_S, self._forget_attempt, key, attempt)
 
     def _event(self, record: SkypeCallRecord, name: str, detail: str = "") -> None:
-        add_event(self.store, record, name, detail)
-        self.log(f"EVENT call={record.id} {name} {detail}".rstrip())
+        add_event(self.store, record, name, detail, log=self.log)
 
     def _reject(self, txn: ServerTransaction, attempt: Attempt, exc: Rejected) -> None:
         if attempt.expiry is not None:
@@ -494,8 +491,7 @@ class SkypeService:
         text = f"{exc.status} {exc.reason}" + (f": {exc.warning}" if exc.warning else "")
         record.status_code = exc.status
         record.reason = text
-        set_state(self.store, record, "rejected", text)
-        self.log(f"EVENT call={record.id} state=rejected {text}")
+        set_state(self.store, record, "rejected", text, log=self.log)
 
     def _on_invite(self, endpoint: UdpSipEndpoint, txn: ServerTransaction) -> None:
         request = txn.request
@@ -572,8 +568,7 @@ class SkypeService:
             return
         text = "407 Proxy Authentication Required: no authenticated retry"
         record.reason = text
-        set_state(self.store, record, "rejected", text)
-        self.log(f"EVENT call={record.id} state=rejected {text}")
+        set_state(self.store, record, "rejected", text, log=self.log)
 
     def _admit(
         self, request: Request, record: SkypeCallRecord, service: str
@@ -651,28 +646,7 @@ class SkypeService:
             self._respond(txn, 200)  # the INVITE already has its final response
 
 
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 # -- command line ---------------------------------------------------------------------------
-
-
-def _hostport_arg(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host, int(port)
-
-
-def _port_range(text: str) -> tuple[int, int]:
-    first, sep, last = text.partition("-")
-    if not sep or not first.isdigit() or not last.isdigit():
-        raise argparse.ArgumentTypeError(f"expected FIRST-LAST, got {text!r}")
-    lo, hi = int(first), int(last)
-    if (lo, hi) != (0, 0) and not (1024 <= lo < hi < 65536):
-        raise argparse.ArgumentTypeError(f"port range {text!r}: need 1024 <= FIRST < LAST < 65536")
-    return lo, hi
 
 
 def _profile(text: str) -> str:
@@ -722,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-bind", default=d.control_bind, help="control API bind address")
     p.add_argument(
         "--rtp-ports",
-        type=_port_range,
+        type=port_range,
         default=d.rtp_ports,
         help="RTP port range FIRST-LAST (even RTP ports, RTCP = RTP+1); 0-0: any",
     )
@@ -732,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", default=d.domain, help="SIP domain and digest realm")
     p.add_argument(
         "--gateway",
-        type=_hostport_arg,
+        type=hostport,
         default=d.gateway,
         help="HOST:PORT of the gateway (Asterisk) for calls from Skype, over UDP",
     )
@@ -746,49 +720,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    return Config(
-        address=args.address,
-        bind=args.bind,
-        sip_port=args.sip_port,
-        sfa_port=args.sfa_port,
-        control_port=args.control_port,
-        control_bind=args.control_bind,
-        rtp_ports=args.rtp_ports,
-        media_address=args.media_address,
-        domain=args.domain,
-        gateway=args.gateway,
-        profile=args.profile,
-        password=args.password,
-        channels=args.channels,
-        tone_hz=args.tone_hz,
-        t1=args.t1,
-        verbose=args.verbose,
-    )
+    return from_args(Config, args)
 
 
 async def serve(config: Config) -> None:
-    service = SkypeService(config)
-    await service.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    await stop.wait()
-    service.log("shutting down")
-    await service.close()
+    await serve_until_signalled(SkypeService(config))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        asyncio.run(serve(config_from_args(args)))
-    except OSError as exc:
-        print(f"skype: cannot start: {exc}", file=sys.stderr, flush=True)
-        return 1
-    return 0
+    return run("skype", serve(config_from_args(args)))
 
 
 if __name__ == "__main__":

@@ -30,27 +30,14 @@ DELETE /calls                         forget every record
 
 from __future__ import annotations
 
-import math
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from harness.peers.api import MAX_WAIT_S, MediationApi, Simulator
-from harness.peers.behaviour import BehaviourError
+from harness.peers.api import MediationApi, Simulator, allow, timeout_query
 from harness.peers.control import HttpError, HttpRequest, HttpResponse
-from harness.peers.records import CallRecord, CallStore
 from harness.peers.skype_rules import SkypeBehaviour
 
 
-class SkypeSimulator(Protocol):
-    behaviour: SkypeBehaviour
-    base_behaviour: SkypeBehaviour
-
-    @property
-    def store(self) -> CallStore: ...
-
-    def sync_records(self) -> None: ...
-
-    def place_call(self, body: dict[str, Any]) -> CallRecord: ...
-
+class SkypeSimulator(Simulator[SkypeBehaviour], Protocol):
     def registrations_json(self, everything: bool = False) -> list[dict[str, Any]]: ...
 
     def bindings_json(self) -> list[dict[str, Any]]: ...
@@ -60,37 +47,21 @@ class SkypeSimulator(Protocol):
     async def wait_registrations(self, count: int, timeout: float) -> bool: ...
 
 
-class SkypeApi(MediationApi):
+class SkypeApi(MediationApi[SkypeBehaviour]):
     def __init__(self, sim: SkypeSimulator) -> None:
-        super().__init__(cast(Simulator, sim))  # same calls API; Skype's own behaviour
+        super().__init__(sim)  # same calls and behaviour API, with Skype's behaviour
         self._skype = sim
 
-    async def __call__(self, request: HttpRequest) -> HttpResponse:
-        parts = [p for p in request.path.split("/") if p]
+    async def route(self, parts: list[str], request: HttpRequest) -> HttpResponse:
         if parts == ["registrations"]:
             return await self._registrations(request)
         if parts == ["registrations", "bindings"]:
-            self._allow(request.method, "GET")
+            allow(request.method, "GET")
             return HttpResponse(200, self._skype.bindings_json())
-        return await super().__call__(request)
-
-    def _behaviour(self, method: str, request: HttpRequest) -> HttpResponse:
-        self._allow(method, "GET", "PUT", "DELETE")
-        sim = self._skype
-        if method == "PUT":
-            body = request.json()
-            if not isinstance(body, dict):
-                raise HttpError(400, "body must be a JSON object")
-            try:
-                sim.behaviour = sim.base_behaviour.merged(body)
-            except BehaviourError as exc:
-                raise HttpError(400, str(exc), {"error": str(exc), "field": exc.field}) from None
-        elif method == "DELETE":
-            sim.behaviour = sim.base_behaviour
-        return HttpResponse(200, sim.behaviour.to_json())
+        return await super().route(parts, request)
 
     async def _registrations(self, request: HttpRequest) -> HttpResponse:
-        self._allow(request.method, "GET", "DELETE")
+        allow(request.method, "GET", "DELETE")
         sim = self._skype
         if request.method == "DELETE":
             return HttpResponse(200, {"deleted": sim.clear_registrations()})
@@ -100,11 +71,6 @@ class SkypeApi(MediationApi):
             return HttpResponse(200, sim.registrations_json(everything))
         if not wait.isdigit():
             raise HttpError(400, "wait: must be the number of successful registrations to wait for")
-        try:
-            timeout = float(request.query.get("timeout", "10"))
-        except ValueError:
-            raise HttpError(400, "timeout: must be a number of seconds") from None
-        if not math.isfinite(timeout) or not 0 <= timeout <= MAX_WAIT_S:
-            raise HttpError(400, f"timeout: must be between 0 and {MAX_WAIT_S:g} seconds")
+        timeout = timeout_query(request)
         ok = await sim.wait_registrations(int(wait), timeout)
         return HttpResponse(200 if ok else 408, sim.registrations_json(everything))

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from harness.peers import skype_wire as wire
-from harness.peers.offer_answer import answer_direction
-from harness.peers.records import add_event, set_state
+from harness.peers.call_base import RecordedCall
+from harness.peers.offer_answer import NotAcceptable, answer_direction
 from harness.peers.rtp_session import EventFn, RtpSession
 from harness.peers.sip_transport import summary
 from harness.peers.skype_echo import EchoSession
@@ -55,12 +54,6 @@ class CallContext:
     open_echo: Callable[[EventFn], Awaitable[EchoSession]]
     open_rtp: Callable[[EventFn], Awaitable[RtpSession]]
     on_finished: Callable[[SkypeCall], None]
-
-
-class NotAcceptable(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -99,8 +92,10 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class SkypeCall:
+class SkypeCall(RecordedCall):
     """Dialog state and the steps shared by both kinds of call."""
+
+    record: SkypeCallRecord
 
     def __init__(
         self,
@@ -112,8 +107,8 @@ class SkypeCall:
         local_tag: str,
         flow: Address,
     ) -> None:
+        super().__init__(ctx.store, record, ctx.log)
         self.ctx = ctx
-        self.record = record
         self.behaviour = behaviour
         self.endpoint = endpoint
         self.call_id = call_id
@@ -127,45 +122,11 @@ class SkypeCall:
         self.local_cseq = 0
         self.remote_cseq: int | None = None
         self.contact = ""
-        self.ended = False
         self.confirmed = False
         self.sdp_id = wire.SdpIdentity(ctx.media_address, 0)
-        self._loop = asyncio.get_running_loop()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._unacked: dict[int, ServerTransaction] = {}  # CSeq -> INVITE answered 2xx
 
     # -- bookkeeping -------------------------------------------------------------------------
-
-    def event(self, name: str, detail: str = "") -> None:
-        add_event(self.ctx.store, self.record, name, detail)
-        self.ctx.log(f"EVENT call={self.record.id} {name} {detail}".rstrip())
-
-    def state(self, state: str, detail: str = "") -> None:
-        if self.record.state != state:
-            set_state(self.ctx.store, self.record, state, detail)
-            self.ctx.log(f"EVENT call={self.record.id} state={state} {detail}".rstrip())
-
-    def sync_record(self) -> None:
-        """Copy the media counters into the record (the API calls this before showing it)."""
-
-    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a call failing must not stop the service
-                self.ctx.log(f"EVENT call={self.record.id} error in {what}: {exc!r}")
-                self.finish("failed", f"internal error in {what}", error=repr(exc))
-
-        task = self._loop.create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def sleep_until(self, when: float) -> None:
-        delay = when - self._loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
     def close_media(self) -> None:
         """Release the RTP ports."""
@@ -185,10 +146,7 @@ class SkypeCall:
         for txn in self._unacked.values():  # the dialog is over: stop resending 2xx
             txn.acknowledged()
         self._unacked.clear()
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
+        self.cancel_tasks()
         self.close_media()
         self.sync_record()
         if status is not None:
@@ -280,6 +238,11 @@ class SkypeCall:
     def stop_media(self) -> None:
         """Stop sending (before a BYE)."""
 
+    async def hangup_later(self, after_ms: float, setting: str) -> None:
+        """BYE ``after_ms`` from now (``setting``: the behaviour field that asked for it)."""
+        await asyncio.sleep(after_ms / 1000)
+        await self.hangup(f"{setting}={after_ms:g}")
+
     # -- requests inside the dialog ----------------------------------------------------------
 
     def on_request(self, txn: ServerTransaction) -> None:
@@ -363,7 +326,7 @@ class EchoCall(SkypeCall):
         self.route_set = invite.headers.values("Record-Route")
         self.remote_cseq = invite.cseq[0]
         user = record.destination or "echo"
-        self.contact = f"<sip:{user}@{_hostport(ctx.address, endpoint.port)}>"
+        self.contact = f"<sip:{user}@{wire.hostport(ctx.address, endpoint.port)}>"
         self.local_direction = answer_direction(remote.direction)
         self._final_sent = False
         self._answered_at: float | None = None
@@ -372,15 +335,14 @@ class EchoCall(SkypeCall):
     def invite_branch(self) -> str | None:
         return self.txn.request.via_branch
 
+    def media_session(self) -> RtpSession | None:
+        return self.media
+
     def sync_record(self) -> None:
-        if self.media is None:
-            return
-        s = self.media.stats
-        r = self.record
-        r.rtp_sent, r.rtp_received = s.packets_sent, s.packets_received
-        r.rtp_bytes_sent, r.rtp_bytes_received = s.bytes_sent, s.bytes_received
-        r.dtmf_received = s.dtmf_received
-        r.rtp_echoed, r.rtp_bytes_echoed = self.media.echoed, self.media.echoed_bytes
+        super().sync_record()  # the echo session sends no DTMF: dtmf_sent stays ""
+        if self.media is not None:
+            self.record.rtp_echoed = self.media.echoed
+            self.record.rtp_bytes_echoed = self.media.echoed_bytes
 
     def close_media(self) -> None:
         if self.media is not None:
@@ -389,10 +351,6 @@ class EchoCall(SkypeCall):
     def stop_media(self) -> None:
         if self.media is not None:
             self.media.echo_enabled = False
-
-    def _rtp_event(self, name: str, detail: str) -> None:
-        self.sync_record()
-        self.event(name, detail)
 
     def _answer_sdp(self) -> str:
         assert self.media is not None
@@ -412,7 +370,7 @@ class EchoCall(SkypeCall):
 
     async def run(self, received_at: float) -> None:
         try:
-            self.media = await self.ctx.open_echo(self._rtp_event)
+            self.media = await self.ctx.open_echo(self.rtp_event)
         except OSError as exc:
             self._reject(503, f"no RTP port: {exc}", "failed")
             return
@@ -431,7 +389,7 @@ class EchoCall(SkypeCall):
         self._final_sent = True
         self.record.status_code = 200
         self.record.reason = "200 OK"
-        self._answered_at = self._loop.time()
+        self._answered_at = self.loop.time()
         self._unacked[self.txn.request.cseq[0]] = self.txn
         self.txn.respond(
             wire.response(
@@ -465,11 +423,7 @@ class EchoCall(SkypeCall):
         self.state("confirmed", "ACK received")
         after = self.behaviour.echo_hangup_after_ms
         if after is not None:
-            self.spawn(self._hangup_later(after), "echo hangup")
-
-    async def _hangup_later(self, after_ms: float) -> None:
-        await asyncio.sleep(after_ms / 1000)
-        await self.hangup(f"echo_hangup_after_ms={after_ms:g}")
+            self.spawn(self.hangup_later(after, "echo_hangup_after_ms"), "echo hangup")
 
     def on_cancel(self, txn: ServerTransaction) -> None:
         self.reply(txn, 200)
@@ -531,7 +485,7 @@ class GatewayCall(SkypeCall):
         self.local_header = with_tag(from_value, local_tag)
         self.remote_header = to_value
         user = f"{contact_user}@" if contact_user else ""
-        self.contact = f"<sip:{user}{_hostport(ctx.address, endpoint.port)}>"
+        self.contact = f"<sip:{user}{wire.hostport(ctx.address, endpoint.port)}>"
         self.rtp: RtpSession | None = None
         self.invite: Request | None = None
         self.ack: Request | None = None
@@ -540,14 +494,8 @@ class GatewayCall(SkypeCall):
         self._cancel_sent = False
         self._answered_at: float | None = None
 
-    def sync_record(self) -> None:
-        if self.rtp is None:
-            return
-        s = self.rtp.stats
-        r = self.record
-        r.rtp_sent, r.rtp_received = s.packets_sent, s.packets_received
-        r.rtp_bytes_sent, r.rtp_bytes_received = s.bytes_sent, s.bytes_received
-        r.dtmf_sent, r.dtmf_received = s.dtmf_sent, s.dtmf_received
+    def media_session(self) -> RtpSession | None:
+        return self.rtp
 
     def close_media(self) -> None:
         if self.rtp is not None:
@@ -557,13 +505,9 @@ class GatewayCall(SkypeCall):
         if self.rtp is not None:
             self.rtp.set_sending(False)
 
-    def _rtp_event(self, name: str, detail: str) -> None:
-        self.sync_record()
-        self.event(name, detail)
-
     async def run(self) -> None:
         try:
-            self.rtp = await self.ctx.open_rtp(self._rtp_event)
+            self.rtp = await self.ctx.open_rtp(self.rtp_event)
         except OSError as exc:
             self.finish("failed", "no RTP port", error=str(exc))
             return
@@ -641,7 +585,7 @@ class GatewayCall(SkypeCall):
         self.record.status_code = response.status
         self.record.reason = f"{response.status} {response.reason}"
         self.confirmed = True
-        self._answered_at = self._loop.time()
+        self._answered_at = self.loop.time()
         if self._cancel_sent:
             self.spawn(self.hangup("answered after CANCEL"), "hangup")
             return
@@ -658,7 +602,7 @@ class GatewayCall(SkypeCall):
         self.state("confirmed", f"{response.status} {response.reason}")
         b = self.behaviour
         if b.hangup_after_ms is not None:
-            self.spawn(self._hangup_later(b.hangup_after_ms), "hangup")
+            self.spawn(self.hangup_later(b.hangup_after_ms, "hangup_after_ms"), "hangup")
         if b.dtmf:
             self.spawn(self._dtmf(b.dtmf, b.dtmf_after_ms), "dtmf")
 
@@ -690,19 +634,9 @@ class GatewayCall(SkypeCall):
             f"{codec[0]} pt {codec[1]} to {remote.host}:{remote.port}",
         )
 
-    async def _hangup_later(self, after_ms: float) -> None:
-        await asyncio.sleep(after_ms / 1000)
-        await self.hangup(f"hangup_after_ms={after_ms:g}")
-
     async def _dtmf(self, digits: str, after_ms: float) -> None:
         await asyncio.sleep(after_ms / 1000)
-        if self.rtp is None or self.rtp.dtmf_payload_type is None:
-            self.event("dtmf_skipped", "gateway did not negotiate telephone-event")
-            return
-        self.event("dtmf_queued", digits)
-        await self.rtp.send_digits(digits)
-        self.sync_record()
-        self.event("dtmf_done", digits)
+        await self.send_dtmf(digits, "gateway")
 
     def on_stray_2xx(self, response: Response) -> None:
         if self.ack is not None:
@@ -731,7 +665,3 @@ class GatewayCall(SkypeCall):
         self.rtp.set_remote(remote.host, remote.port)
         self.rtp.set_sending(direction in ("sendrecv", "sendonly"))
         self.state("held" if direction != "sendrecv" else "confirmed", f"remote {request.method}")
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

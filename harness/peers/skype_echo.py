@@ -1,13 +1,14 @@
 """The echo test service's media: every RTP packet received is sent straight back.
 
 ``EchoSession`` is the Mediation simulator's :class:`~harness.peers.rtp_session.RtpSession`
-(same port allocation, counters, RFC 4733 detection) with one more thing done on receive:
-once ``echo_enabled`` (the call is answered), each valid RTP packet's payload goes back
-with the session's own SSRC, its own sequence number (+1 per packet echoed), a timestamp
-that advances exactly as the received ones do (from a random base), and the received
-payload type and marker bit. It goes to the packet's source address and port (symmetric
-RTP, as an SBC behind NAT does) and, with ``echo_to`` ``both`` when that differs, also to
-the address and port of the peer's SDP (``sdp``: only there). RTCP is counted, not echoed.
+(same port allocation, counters, RFC 4733 detection) with one more thing done on receive,
+in its ``on_packet`` hook: once ``echo_enabled`` (the call is answered), each valid RTP
+packet's payload goes back with the session's own SSRC, its own sequence number (+1 per
+packet echoed), a timestamp that advances exactly as the received ones do (from a random
+base), and the received payload type and marker bit. It goes to the packet's source
+address and port (symmetric RTP, as an SBC behind NAT does) and, with ``echo_to``
+``both`` when that differs, also to the address and port of the peer's SDP (``sdp``: only
+there). RTCP is counted, not echoed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from harness.media.rtp import RtpPacket, RtpParseError, looks_like_rtcp
+from harness.media.rtp import RtpPacket
 from harness.peers.rtp_session import RtpSession
 
 Address = tuple[str, int]
@@ -38,13 +39,8 @@ class EchoSession(RtpSession):
         """The peer's SDP c=/m= (port 0 or 0.0.0.0: none, RFC 3264 hold)."""
         self.sdp_target = None if port == 0 or host in ("0.0.0.0", "") else (host, port)
 
-    def _received(self, data: bytes, addr: tuple[str, int]) -> None:
-        super()._received(data, addr)
-        if not self.echo_enabled or self._closed or looks_like_rtcp(data):
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except RtpParseError:
+    def on_packet(self, packet: RtpPacket, addr: tuple[str, int]) -> None:
+        if not self.echo_enabled or self.closed:
             return
         if self._rx_ts0 is None:
             self._rx_ts0 = packet.timestamp

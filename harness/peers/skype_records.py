@@ -5,7 +5,7 @@ ID, destination, codec chosen, packets echoed, the reason of the final status)."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from harness.peers.records import CallRecord, CallStore
 
@@ -53,10 +53,7 @@ class SkypeCallRecord(CallRecord):
 class SkypeCallStore(CallStore):
     """A :class:`CallStore` whose records are :class:`SkypeCallRecord`."""
 
+    record_type = SkypeCallRecord
+
     def new(self, call_id: str, direction: str) -> SkypeCallRecord:
-        # CallStore.new builds a plain CallRecord; same numbering and wake-up here.
-        record = SkypeCallRecord(id=str(self._next), call_id=call_id, direction=direction)
-        self._next += 1
-        self._records[record.id] = record
-        self.touch()
-        return record
+        return cast(SkypeCallRecord, super().new(call_id, direction))

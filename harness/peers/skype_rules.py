@@ -20,8 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from harness.media.rfc4733 import DIGITS
-from harness.peers.behaviour import BehaviourError
+from harness.peers.behaviour import (
+    BehaviourError,
+    dtmf_digits,
+    merge_fields,
+    milliseconds,
+    one_of,
+)
 from harness.sip.errors import SipParseError
 from harness.sip.message import Request
 from harness.sip.sdp import MediaDescription
@@ -76,20 +81,11 @@ class SkypeBehaviour:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def merged(self, partial: Any) -> SkypeBehaviour:
-        if not isinstance(partial, dict):
-            raise BehaviourError("behaviour", "expected a JSON object")
-        known = {f.name for f in dataclasses.fields(self)}
-        changes: dict[str, Any] = {}
-        for key, value in partial.items():
-            if key not in known:
-                raise BehaviourError(str(key), f"unknown field (known: {', '.join(sorted(known))})")
-            changes[key] = _validate(key, value)
-        return dataclasses.replace(self, **changes)
+        return merge_fields(self, partial, _validate)
 
 
 _NULLABLE_MS = {"ring_delay_ms", "echo_hangup_after_ms", "hangup_after_ms", "cancel_after_ms"}
 _MS = {"answer_delay_ms", "dtmf_after_ms"}
-_MAX_MS = 3_600_000
 _STATUS = {"limit_status", "unknown_number_status", "unknown_name_status"}
 _REASON_RE = re.compile(r"[ -~]{1,100}")  # printable ASCII, no CR/LF
 
@@ -102,11 +98,7 @@ def _validate(key: str, value: Any) -> Any:
     if key in _NULLABLE_MS or key in _MS:
         if value is None and key in _NULLABLE_MS:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BehaviourError(key, f"must be a number of milliseconds, got {value!r}")
-        if not 0 <= value <= _MAX_MS:
-            raise BehaviourError(key, f"must be between 0 and {_MAX_MS}, got {value}")
-        return value
+        return milliseconds(key, value)
     if key in _STATUS or key == "reject_status_for_caller_id":
         if value is None and key == "reject_status_for_caller_id":
             return None
@@ -148,9 +140,7 @@ def _validate(key: str, value: Any) -> Any:
                 raise BehaviourError(key, f"{item!r} is not a Skype name")
         return items
     if key == "echo_to":
-        if value not in ECHO_TO:
-            raise BehaviourError(key, f"must be one of {', '.join(ECHO_TO)}, got {value!r}")
-        return value
+        return one_of(key, value, ECHO_TO)
     if key == "offer_codecs":
         items = tuple(str(v).upper() for v in _string_list(key, value))
         if not items or len(set(items)) != len(items) or any(c not in CODECS for c in items):
@@ -159,11 +149,7 @@ def _validate(key: str, value: Any) -> Any:
             )
         return items
     if key == "dtmf":
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str) or any(c not in DIGITS for c in value.upper()):
-            raise BehaviourError(key, f"must be a string of DTMF digits {DIGITS}, got {value!r}")
-        return value.upper()
+        return dtmf_digits(key, value)
     raise BehaviourError(key, "unknown field")  # pragma: no cover - guarded by merged()
 
 

@@ -39,6 +39,11 @@ def new_call_id(domain: str) -> str:
     return f"{secrets.token_hex(12)}@{domain}"
 
 
+def hostport(host: str, port: int) -> str:
+    """``host:port`` for a URI, an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def warning(domain: str, text: str, code: int = 399) -> tuple[str, str]:
     """``Warning: 399 sip.skype.com "text"`` (RFC 3261 20.43)."""
     clean = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")

@@ -11,11 +11,16 @@ from typing import Any
 
 import pytest
 
+from harness.media.rfc4733 import TelephoneEvent
+from harness.media.rtp import RtpPacket
+from harness.peers.api import MediationApi
 from harness.peers.behaviour import Behaviour, BehaviourError
 from harness.peers.control import ControlServer, HttpError, HttpRequest, HttpResponse
 from harness.peers.log import LineLog
 from harness.peers.mediation import Config, MediationServer
-from harness.peers.records import CallStore, set_state
+from harness.peers.records import CallRecord, CallStore, set_state
+from harness.peers.rtp_session import RtpSession
+from harness.peers.skype_records import SkypeCallRecord, SkypeCallStore
 
 LOCAL = "127.0.0.1"
 
@@ -242,3 +247,79 @@ async def test_control_server_handler_errors_never_leak_tracebacks() -> None:
     finally:
         await server.close()
     assert any("kaput" in line for line in lines)
+
+
+# -- extension points the Skype simulator builds on ------------------------------------------
+
+
+def test_store_builds_its_record_type() -> None:
+    plain = CallStore().new("a", "inbound")
+    assert type(plain) is CallRecord and plain.id == "1"
+    store = SkypeCallStore()
+    first, second = store.new("a", "inbound"), store.new("b", "outbound")
+    assert isinstance(first, SkypeCallRecord) and (first.id, second.id) == ("1", "2")
+    assert store.get("1") is first and store.last() is second and store.all() == [first, second]
+    assert second.to_json()["direction"] == "outbound" and second.to_json()["service"] == "sip"
+
+
+class _FakeSimulator:
+    def __init__(self, base: Behaviour) -> None:
+        self.store = CallStore()
+        self.base_behaviour = base
+        self.behaviour = base
+
+    def sync_records(self) -> None:
+        pass
+
+    def place_call(self, body: dict[str, Any]) -> CallRecord:
+        raise BehaviourError("to", "no calls here")
+
+
+@run_async
+async def test_api_behaviour_defaults_come_from_the_simulator() -> None:
+    base = Behaviour(answer_delay_ms=5)
+    api = MediationApi(_FakeSimulator(base))
+
+    def request(method: str, path: str, body: bytes = b"") -> HttpRequest:
+        return HttpRequest(method, path, {}, {}, body)
+
+    response = await api(request("PUT", "/behaviour", b'{"dtmf": "12"}'))
+    assert response.status == 200
+    assert response.body == {**base.to_json(), "dtmf": "12"}
+    response = await api(request("DELETE", "/behaviour"))
+    assert response.body == base.to_json()
+    with pytest.raises(HttpError) as info:
+        await api(request("POST", "/calls"))
+    assert info.value.status == 400 and info.value.body == {
+        "error": "to: no calls here",
+        "field": "to",
+    }
+
+
+@run_async
+async def test_rtp_session_hands_each_valid_packet_to_on_packet() -> None:
+    seen: list[tuple[int, int, str]] = []
+
+    class Tap(RtpSession):
+        def on_packet(self, packet: RtpPacket, addr: tuple[str, int]) -> None:
+            seen.append((packet.sequence, self.stats.packets_received, self.stats.dtmf_received))
+
+    loop = asyncio.get_running_loop()
+    session = await Tap.open(LOCAL, (0, 0), set())
+    sender, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, (LOCAL, 0))
+    try:
+        target = (LOCAL, session.local_port)
+        sender.sendto(RtpPacket(0, 7, 160, 1, b"\xff" * 160).pack(), target)
+        sender.sendto(b"\x81\xc8" + bytes(26), target)  # RTCP sender report: counted only
+        sender.sendto(b"junk", target)  # not RTP: counted as invalid only
+        end_of_5 = TelephoneEvent(5, 800, end=True).pack()
+        sender.sendto(RtpPacket(101, 8, 320, 1, end_of_5).pack(), target)  # noted, then seen
+        for _ in range(100):
+            if len(seen) == 2 and session.stats.invalid_received == 1:
+                break
+            await asyncio.sleep(0.005)
+    finally:
+        sender.close()
+        session.close()
+    assert seen == [(7, 1, ""), (8, 2, "5")]
+    assert session.stats.rtcp_received == 1 and session.closed
