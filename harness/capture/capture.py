@@ -30,7 +30,7 @@ class Capture:
     ``sport``/``dport`` (uint16 views of ``ports``, sport << 16 | dport), ``payload_off``/``payload_len`` (transport payload in ``buf``, as
     captured), ``payload_wire_len`` (as sent), ``head`` (first 12 payload bytes),
     ``tcp_seq``, ``tcp_flags``, ``fragment``.
-    ``warnings`` lists what could not be read.
+    ``warnings`` lists what could not be read. ``workers``: processes its bulk steps may use.
     """
 
     def __init__(
@@ -40,9 +40,11 @@ class Capture:
         table: PacketTable,
         file_format: str,
         warnings: list[str],
+        workers: int = 1,
     ) -> None:
         self.path = path
         self.file_format = file_format
+        self.workers = workers
         self.buf = bytes(buf) + table.extra if table.extra else buf
         self.u8 = np.frombuffer(self.buf, dtype=np.uint8)
         self.warnings = warnings
@@ -114,12 +116,12 @@ class Capture:
 def open_capture(path: str | Path, workers: int = 1) -> Capture:
     """Read a pcap or pcapng file. Raises CaptureError when nothing in it can be used.
 
-    ``workers=2`` lets a forked process decode half of a large capture (Linux only; the
-    results are the same)."""
+    ``workers=2`` lets a forked process walk and decode half of a large capture, and parse
+    its SIP while the RTP streams are grouped (Linux only; the results are the same)."""
     path = Path(path)
     buf = _read(path)
     try:
-        records = read_records(buf)
+        records = read_records(buf, workers)
     except CaptureError as exc:
         exc.path = str(path)
         raise
@@ -132,7 +134,7 @@ def open_capture(path: str | Path, workers: int = 1) -> Capture:
         warnings.append("the capture holds no packets")
     table = decode(records, buf, workers)
     warnings.extend(table.warnings)
-    return Capture(path, buf, table, records.file_format, warnings)
+    return Capture(path, buf, table, records.file_format, warnings, workers)
 
 
 def _read(path: Path) -> bytes | mmap.mmap:

@@ -53,7 +53,7 @@ KNOWN_LINKTYPE_NAMES = {
 SUPPORTED_LINKTYPES = frozenset(LINKTYPE_NAMES)
 
 ROW = 80  # Ethernet + VLAN + IPv6 + UDP + RTP header: 14 + 4 + 40 + 8 + 12 = 78
-CHUNK = 1 << 17
+CHUNK = 1 << 13  # packets decoded together: their rows and temporaries stay in the CPU cache
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
@@ -294,7 +294,7 @@ def _decode_chunk(
             count, first = unsupported.get(lt, (0, lo + int(ix.idx[0])))
             unsupported[lt] = (count + ix.size, first)
             continue
-        _link(rows, lt, ix.idx, l3, ipver)
+        _link(rows, lt, ix, l3, ipver)
     end = caplen  # captured bytes, relative to the packet start
     l4 = np.zeros(k, dtype=np.int64)
     l4_end = np.zeros(k, dtype=np.int64)
@@ -303,12 +303,17 @@ def _decode_chunk(
     _transport(t, rows, lo, k, l4, l4_end, end, warn)
 
 
-def _link(rows: _Rows, lt: int, idx: np.ndarray, l3: np.ndarray, ipver: np.ndarray) -> None:
-    cap = rows.caplen[idx]
+def _link(rows: _Rows, lt: int, ix: _Ix, l3: np.ndarray, ipver: np.ndarray) -> None:
+    idx = ix.idx
+    cap = rows.caplen[ix.loc]
     if lt in (1, 113, 276):
         hlen, col = {1: (14, 12), 113: (16, 14), 276: (20, 0)}[lt]
-        idx = idx[cap >= hlen]
-        et = _u16(rows.take(idx, col, 2)).astype(np.int64)
+        long_enough = cap >= hlen
+        if bool(long_enough.all()):  # rows as a slice where it can be: views, no gathers
+            sub: np.ndarray | slice = ix.loc
+        else:
+            sub = idx = idx[long_enough]
+        et = _u16(rows.take(sub, col, 2)).astype(np.int64)
         off = np.full(idx.size, hlen, dtype=np.int64)
         for _ in range(4):  # 802.1Q / 802.1ad tags, possibly stacked
             tagged = np.flatnonzero(np.isin(et, VLAN_TPIDS))
@@ -319,9 +324,8 @@ def _link(rows: _Rows, lt: int, idx: np.ndarray, l3: np.ndarray, ipver: np.ndarr
             tagged = tagged[ok]
             et[tagged] = _u16(rows.take(idx[tagged], off[tagged] + 2, 2))
             off[tagged] += 4
-        l3[idx] = off
-        ipver[idx[et == ETH_IPV4]] = 4
-        ipver[idx[et == ETH_IPV6]] = 6
+        l3[sub] = off
+        ipver[sub] = np.where(et == ETH_IPV4, 4, np.where(et == ETH_IPV6, 6, 0))
     elif lt in (0, 108):
         idx = idx[cap >= 4]
         raw = np.ascontiguousarray(rows.take(idx, 0, 4))
@@ -363,22 +367,30 @@ def _ipv4(
         ix = ix.subset(~short)
     for c, gx in _groups(l3, ix):
         h = rows.take(gx.loc, c, 20)
-        ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
         total = _u16(h[:, 2:4]).astype(np.int64)
         if not total.all():
             total = np.where(total == 0, end[gx.loc] - c, total)  # TSO: length left as 0
-        bad = ((h[:, 0] >> 4) != 4) | (ihl < 20) | (total < ihl)
+        ihl: int | np.ndarray
+        if bool(np.all(h[:, 0] == 0x45)):  # version 4 without options: the usual header
+            ihl = 20
+            bad = total < 20
+        else:
+            ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
+            bad = ((h[:, 0] >> 4) != 4) | (ihl < 20) | (total < ihl)
         if np.any(bad):
             warn.add(gx.frames0(bad), "bad IPv4 header (version or length fields)")
             keep = ~bad
-            gx, h, ihl, total = gx.subset(keep), h[keep], ihl[keep], total[keep]
+            gx, h, total = gx.subset(keep), h[keep], total[keep]
+            if isinstance(ihl, np.ndarray):
+                ihl = ihl[keep]
         g = gx.glob
         t.ip_version[g] = 4
         t.proto[g] = h[:, 9]
-        t.src_lo[g] = _u32(h[:, 12:16])
-        t.src_lo[g] |= IPV4_MAPPED_LO
-        t.dst_lo[g] = _u32(h[:, 16:20])
-        t.dst_lo[g] |= IPV4_MAPPED_LO
+        for col, addr in ((12, t.src_lo), (16, t.dst_lo)):
+            if isinstance(g, slice):
+                np.bitwise_or(_u32(h[:, col : col + 4]), IPV4_MAPPED_LO, out=addr[g])
+            else:
+                addr[g] = _u32(h[:, col : col + 4]) | IPV4_MAPPED_LO
         l4[gx.loc] = c + ihl
         l4_end[gx.loc] = c + total
         is_frag = (_u16(h[:, 6:8]) & 0x3FFF) != 0  # MF set or an offset

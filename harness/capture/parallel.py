@@ -1,10 +1,10 @@
 """Two processes for one job: the parent does one part, a forked child the other.
 
-Used for the bulk steps of large captures (header decoding, per-stream statistics) when
-asked for (``workers=2``). The child shares the parent's memory copy-on-write, writes bulk
-results into shared arrays (:func:`shared_zeros`) and sends small results back pickled.
-Where ``fork`` is unavailable or fails, both parts run in this process, one after the
-other, with the same results.
+Used for the bulk steps of large captures (the record walk, header decoding, SIP parsing
+while the RTP packets are grouped, per-stream statistics) when asked for (``workers=2``).
+The child shares the parent's memory copy-on-write, writes bulk results into shared arrays
+(:func:`shared_zeros`) and sends small results back pickled. Where ``fork`` is unavailable
+or fails, both parts run in this process, one after the other, with the same results.
 """
 
 from __future__ import annotations

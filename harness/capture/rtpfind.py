@@ -21,6 +21,7 @@ import numpy as np
 
 from harness.capture.formats import gather
 from harness.capture.packets import PROTO_UDP, addr_to_str
+from harness.capture.parallel import can_fork, split
 from harness.capture.sdpmap import SdpEndpoint, endpoints
 from harness.media.payload_types import payload_info
 from harness.media.streams import RtpStream
@@ -69,8 +70,20 @@ Column = Callable[[], np.ndarray]
 
 
 def _hashes(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
-    """Two independent 64-bit hashes per row; each column is made (and dropped) in turn,
-    and the arithmetic runs in place."""
+    """Two 64-bit words per row: the first finds the row's group, the second checks it.
+
+    With two columns (IPv4: the address pair, then ports and SSRC) the second column is the
+    first word as it is (its SSRC half spreads the keys over the low bits) and the check is
+    first column x odd constant + second column, exact among rows with the same first word.
+    More columns are mixed into two independent hashes; each column is made (and dropped)
+    in turn, and the arithmetic runs in place."""
+    if len(cols) == 2:
+        key = cols[1]().astype(np.uint64, copy=False)
+        check = cols[0]().astype(np.uint64, copy=False)
+        with np.errstate(over="ignore"):
+            check *= _K[0]
+            check += key
+        return key, check
     h1 = h2 = tmp = None
     with np.errstate(over="ignore"):
         for k, make in enumerate(cols):
@@ -110,7 +123,9 @@ def _lookup(uniq: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | b
             if np.unique(slots).size == uniq.size:
                 table = np.zeros(1 << bits, dtype=dtype)
                 table[slots] = np.arange(uniq.size, dtype=dtype)
-                ids = table[(h >> np.uint64(shift)) & mask]
+                slots = h >> np.uint64(shift)
+                slots &= mask
+                ids = table[slots]
                 break
     if table is None:
         ids = np.minimum(np.searchsorted(uniq, h), uniq.size - 1).astype(dtype)
@@ -133,14 +148,19 @@ def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
     if h.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
     uniq = np.unique(h[:: max(1, h.size // 4096)])
-    while True:
-        ids, found = _lookup(uniq, h)
-        if found is True:
-            break
-        uniq = np.union1d(uniq, h[~found])
+    ids, found = _lookup(uniq, h)
+    if found is not True:  # groups the sample missed: numbered after the others
+        missed = np.flatnonzero(~found)
+        more = np.unique(h[missed])
+        more_ids, _ = _lookup(more, h[missed])
+        if uniq.size + more.size > np.iinfo(ids.dtype).max:
+            ids = ids.astype(np.uint32)
+        ids[missed] = more_ids + uniq.size
+        uniq = np.concatenate((uniq, more))
     del h
     order = np.argsort(ids, kind="stable")
-    bounds = np.searchsorted(ids[order], np.arange(uniq.size + 1, dtype=ids.dtype))
+    bounds = np.zeros(uniq.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ids, minlength=uniq.size), out=bounds[1:])
     first = order[bounds[:-1]]
     # Rows that share the first hash but not the second: a collision (2^-64 per pair).
     if not np.array_equal(check[first][ids], check):
@@ -166,13 +186,19 @@ def _group_exact(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ipv4_pair(cap: Capture, sel: np.ndarray) -> np.ndarray:
-    key = np.take(cap.src_lo, sel) << np.uint64(32)
-    key |= np.take(cap.dst_lo, sel) & np.uint64(0xFFFFFFFF)
+    """Source and destination IPv4 addresses in one word."""
+    key = np.take(cap.src_lo, sel)
+    key <<= np.uint64(32)
+    dst = np.take(cap.dst_lo, sel)
+    dst &= np.uint64(0xFFFFFFFF)
+    key |= dst
     return key
 
 
 def _ports_ssrc(cap: Capture, head: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    key = np.take(cap.ports, sel).astype(np.uint64) << np.uint64(32)
+    """Source port, destination port and SSRC in one word."""
+    key = np.take(cap.ports, sel).astype(np.uint64)
+    key <<= np.uint64(32)
     key |= _ssrc_column(head, sel)
     return key
 
@@ -181,10 +207,10 @@ def _ssrc_column(head: np.ndarray, sel: np.ndarray) -> np.ndarray:
     return np.take(head.view(">u4")[:, 2], sel)  # bytes 8-11 of each 12-byte head
 
 
+PARALLEL_MIN = 200_000  # packets: below this the SIP is parsed before the grouping
+
+
 def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
-    eps = endpoints(cap.sip_messages())
-    if heuristic is None:
-        heuristic = not eps
     head = cap.head
     sel = np.flatnonzero(
         (cap.proto == PROTO_UDP)
@@ -205,22 +231,16 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
         ]
     else:  # IPv4 only: the key is two 64-bit words, (source, destination), (ports, SSRC)
         cols = [partial(_ipv4_pair, cap, sel), partial(_ports_ssrc, cap, head, sel)]
-    order, bounds = group(cols)
-
-    # Everything per packet in stream order; each stream takes views of these.
-    g_frame = sel[order]  # packet index, made the frame number below
-    del sel, order, cols
-    hdr = head[g_frame]
-    g_ts_ns = cap.ts_ns[g_frame]
-    g_frame += 1
-    b0 = hdr[:, 0]
-    g_marker = (hdr[:, 1] & 0x80) != 0
-    g_pt = hdr[:, 1] & 0x7F
-    g_seq = hdr[:, 2:4].view(">u2")[:, 0].astype(np.uint16)
-    g_ts = hdr[:, 4:8].view(">u4")[:, 0].astype(np.uint32)
-    g_ssrc = hdr[:, 8:12].view(">u4")[:, 0].astype(np.uint32)
-    g_sdp_ok, g_heur_ok = _acceptance(cap, g_frame, b0, g_marker, g_pt)
-    del hdr, b0
+    if cap.workers > 1 and sel.size >= PARALLEL_MIN and can_fork():
+        # the SIP (pure Python) in a second process while this one groups the packets
+        packets, eps = split(partial(_stream_packets, cap, sel, cols), partial(_endpoints, cap))
+    else:
+        eps = _endpoints(cap)
+        packets = _stream_packets(cap, sel, cols)
+    del sel, cols
+    if heuristic is None:
+        heuristic = not eps
+    bounds, g_frame, g_seq, g_ts, g_marker, g_pt, g_ts_ns, g_ssrc, g_sdp_ok, g_heur_ok = packets
 
     by_key: dict[tuple[int, int, int], list[SdpEndpoint]] = {}
     for ep in eps:  # in frame order
@@ -278,6 +298,31 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
             _count_ssrc_changes(members)
     out.sort(key=lambda st: int(st.frame[0]))
     return out
+
+
+def _endpoints(cap: Capture) -> list[SdpEndpoint]:
+    return endpoints(cap.sip_messages())
+
+
+def _stream_packets(cap: Capture, sel: np.ndarray, cols: list[Column]) -> tuple:
+    """The packets ``sel`` grouped into streams, and what the streams need of them, per
+    packet in stream order (each stream takes views of these): stream bounds, frame
+    numbers, RTP header fields, times, and whether they pass as RTP on an SDP port and
+    heuristically."""
+    order, bounds = group(cols)
+    g_frame = sel[order]  # packet index, made the frame number below
+    del order
+    hdr = np.take(cap.head, g_frame, axis=0)  # (a fancy index row by row is slower)
+    g_ts_ns = cap.ts_ns[g_frame]
+    g_frame += 1
+    b0 = hdr[:, 0]
+    g_marker = (hdr[:, 1] & 0x80) != 0
+    g_pt = hdr[:, 1] & 0x7F
+    g_seq = hdr[:, 2:4].view(">u2")[:, 0].astype(np.uint16)
+    g_ts = hdr[:, 4:8].view(">u4")[:, 0].astype(np.uint32)
+    g_ssrc = hdr[:, 8:12].view(">u4")[:, 0].astype(np.uint32)
+    g_sdp_ok, g_heur_ok = _acceptance(cap, g_frame, b0, g_marker, g_pt)
+    return bounds, g_frame, g_seq, g_ts, g_marker, g_pt, g_ts_ns, g_ssrc, g_sdp_ok, g_heur_ok
 
 
 def _acceptance(
@@ -353,6 +398,9 @@ def _entries(
             continue
         base = len(used)
         used.extend(lst)
+        if frames[0] > lst[-1].frame:  # the usual case: every SDP came before the stream
+            chosen[:] = base + len(lst) - 1
+            continue
         ep_frames = np.array([ep.frame for ep in lst])
         pos = np.searchsorted(ep_frames, frames, side="left") - 1
         ok = pos >= 0
@@ -375,39 +423,48 @@ def _payload_table(
 ) -> tuple[dict[int, str], np.ndarray, dict[int, tuple[str, int]], int | None]:
     """tshark names (first packet of each type), per-packet jitter clocks, merged rtpmap,
     and the frame of the SDP that set the stream up (None: heuristic)."""
-    if ent is None:
-        ent = np.full(pt.size, -1, dtype=np.int64)
-    combo = ent * 256 + pt
+    combo = pt.astype(np.int64)  # (SDP entry + 1) * 256 + payload type, never negative
+    if ent is not None:
+        combo += (ent + 1) * 256
     first_combo = int(combo[0])
     if bool(np.all(combo == first_combo)):
-        uniq, first, inv = np.array([first_combo]), np.array([0]), None
+        uniq = np.array([first_combo])
     else:
-        uniq, first, inv = np.unique(combo, return_index=True, return_inverse=True)
+        uniq = np.flatnonzero(np.bincount(combo))
     clocks_u = np.zeros(uniq.size, dtype=np.int64)
     names_u: list[str] = []
     for k, c in enumerate(uniq.tolist()):
         e, p = divmod(c, 256)
-        name, clock = payload_info(p, eps[e].rtpmap if e >= 0 else None)
+        name, clock = payload_info(p, eps[e - 1].rtpmap if e > 0 else None)
         names_u.append(name)
         clocks_u[k] = clock
     names: dict[int, str] = {}
-    for k in np.argsort(first, kind="stable").tolist():
-        names.setdefault(int(uniq[k] % 256), names_u[k])
-    used = sorted({int(e) for e in uniq // 256 if e >= 0})
+    if uniq.size == 1:
+        names[first_combo % 256] = names_u[0]
+    else:
+        first = [int(np.argmax(combo == c)) for c in uniq.tolist()]
+        for k in np.argsort(first, kind="stable").tolist():
+            names.setdefault(int(uniq[k] % 256), names_u[k])
+    used = sorted({int(e) - 1 for e in uniq // 256 if e > 0})
     merged: dict[int, tuple[str, int]] = {}
     for e in used:
         merged.update(eps[e].rtpmap)
-    setup = eps[int(ent[0])].frame if ent[0] >= 0 else (eps[used[-1]].frame if used else None)
-    if inv is None:  # one payload type and setup: a constant, without the memory
+    if first_combo >= 256:  # the first packet's SDP
+        setup: int | None = eps[first_combo // 256 - 1].frame
+    else:
+        setup = eps[used[-1]].frame if used else None
+    if uniq.size == 1:  # one payload type and setup: a constant, without the memory
         clocks = np.broadcast_to(clocks_u[:1], (pt.size,))
     else:
-        clocks = clocks_u[inv.reshape(-1)]
+        lut = np.zeros(int(uniq[-1]) + 1, dtype=np.int64)
+        lut[uniq] = clocks_u
+        clocks = lut[combo]
     return names, clocks, merged, setup
 
 
 def _main_pt(pt: np.ndarray) -> int:
-    values, counts = np.unique(pt, return_counts=True)
-    return int(values[np.argmax(counts)])
+    """The most frequent payload type (the lowest of equals)."""
+    return int(np.argmax(np.bincount(pt)))
 
 
 def _main_clock(pt: int, rtpmap: dict[int, tuple[str, int]]) -> int:

@@ -62,7 +62,7 @@ def _candidates(cap: Capture, proto: int) -> np.ndarray:
     sel = np.flatnonzero((cap.proto == proto) & (cap.payload_len >= 8) & ~cap.fragment)
     if sel.size == 0:
         return sel
-    first = cap.head[sel, 0]
+    first = cap.head[:, 0][sel]
     return sel[(first >= 0x41) & (first <= 0x5A)]
 
 

@@ -18,8 +18,10 @@ the figures must equal tshark's:
 :func:`analyse_reference` is a line-by-line port (one Python step per packet).
 :func:`analyse` computes the same figures on arrays; where a figure it computes lies so
 close to a rounding boundary of tshark's three decimals that float rounding order could
-flip the last digit, it reruns the reference for that stream, so the printed figures are
-always tshark's.
+flip the last digit, it redoes that figure step by step as tshark does (the deltas, and so
+their minimum and maximum, are bit-identical already; a jitter extreme needs the exact
+filter only up to the packets that can hold it), so the printed figures are always
+tshark's.
 """
 
 from __future__ import annotations
@@ -72,7 +74,10 @@ class TsharkFigures:
 def rel_ms(ts_ns: np.ndarray, first_ns: int) -> np.ndarray:
     """tshark's ``nstime_to_msec(&pinfo->rel_ts)``: (double)secs * 1000 + (double)nsecs / 1e6."""
     rel = np.asarray(ts_ns, dtype=np.int64) - np.int64(first_ns)
-    secs = np.where(rel >= 0, rel // 1_000_000_000, -((-rel) // 1_000_000_000))
+    if rel.size and int(rel.min()) >= 0:  # the usual case: nothing before the first frame
+        secs = rel // 1_000_000_000
+    else:
+        secs = np.where(rel >= 0, rel // 1_000_000_000, -((-rel) // 1_000_000_000))
     nsecs = rel - secs * 1_000_000_000
     return secs.astype(np.float64) * 1000.0 + nsecs.astype(np.float64) / 1000000.0
 
@@ -266,12 +271,40 @@ class _Lazy:
 def sequence_errors(seq: np.ndarray, its: np.ndarray) -> np.ndarray:
     """tshark's WRONG_SEQ flag per packet (lost, late or duplicate), packet 0 False.
 
-    Only the packets that do not simply follow the previous one are stepped in Python.
+    tshark keeps the last sequence number that moved forward (``seq_num``); a packet moves
+    it when it is in time sequence and ahead of it (more than 0xFF00 behind counts as a
+    wrap). Proposed on arrays as the running maximum of the unwrapped sequence numbers and
+    proved packet by packet; where the proof fails, only the packets that do not simply
+    follow the previous one are stepped in Python.
     """
     n = seq.size
     wrong = np.zeros(n, dtype=bool)
     if n < 2:
         return wrong
+    seq = np.asarray(seq, dtype=np.int64)
+    step = np.diff(seq) & 0xFFFF
+    step[step >= 0x8000] -= 0x10000
+    ext = np.empty(n, dtype=np.int64)
+    ext[0] = seq[0]
+    np.cumsum(step, out=ext[1:])
+    ext[1:] += seq[0]
+    ext[~its] = np.iinfo(np.int64).min  # out of time sequence: never moves seq_num
+    ext[0] = seq[0]
+    after = np.maximum.accumulate(ext)
+    after &= 0xFFFF  # the proposed seq_num after each packet
+    s, x = after[:-1], seq[1:]  # seq_num before each packet, and the packet's number
+    behind = s - x
+    moves = its[1:] & ((behind < 0) | (behind > 0xFF00))
+    if np.array_equal(np.where(moves, x, s), after[1:]):
+        follows = (x == s + 1) | ((s == 65535) & (x == 0))
+        wrong[1:] = np.where(moves, ~follows, behind >= 0)
+        return wrong
+    return _sequence_errors_stepped(seq, its)
+
+
+def _sequence_errors_stepped(seq: np.ndarray, its: np.ndarray) -> np.ndarray:
+    n = seq.size
+    wrong = np.zeros(n, dtype=bool)
     normal = np.zeros(n, dtype=bool)
     normal[1:] = its[1:] & (seq[1:] == ((seq[:-1] + 1) & 0xFFFF))
     todo = np.flatnonzero(~normal[1:]) + 1
@@ -371,18 +404,24 @@ def index_mean(values: np.ndarray, index: np.ndarray) -> float:
     """tshark's running "mean": m = (m (i - 1) + x) / i at the packets given, i their index.
 
     Written as a running sum a = i m, which only rescales, by (i - 1) / i_prev, where
-    packets were skipped: m = sum(x_k w_k) / i_last, w_k the product of the later scales.
+    packets were skipped: between skips a is a plain sum, so m = sum(s_k w_k) / i_last,
+    s_k the sum of run k of consecutive packets and w_k the product of the later runs'
+    scales.
     """
     if values.size == 0:
         return 0.0
-    r = index.astype(np.float64)
-    scale = np.ones(values.size, dtype=np.float64)
-    scale[1:] = (r[1:] - 1.0) / r[:-1]
-    g = np.cumsum(np.log(scale))
-    return float(np.sum(values * np.exp(g[-1] - g)) / r[-1])
+    runs = np.flatnonzero(np.diff(index) != 1) + 1  # first value after skipped packets
+    sums = np.add.reduceat(values, np.concatenate(([0], runs)))
+    weights = np.ones(sums.size, dtype=np.float64)
+    if runs.size:
+        scale = (index[runs] - 1.0) / index[runs - 1]
+        weights[:-1] = np.cumprod(scale[::-1])[::-1]
+    return float(np.dot(sums, weights) / float(index[-1]))
 
 
 def _near_boundary(*values: float) -> bool:
+    """Whether any of the values (ms) could print differently at three decimals if it were
+    off by float rounding."""
     for v in values:
         if not np.isfinite(v):
             return True
@@ -436,6 +475,24 @@ def _summaries(
     else:
         min_jitter, mean_jitter, max_jitter = -1.0, 0.0, 0.0
     return min_delta, mean_delta, max_delta, min_jitter, mean_jitter, max_jitter
+
+
+def _exact_extreme(approx: np.ndarray, pos: np.ndarray, diff: np.ndarray, largest: bool) -> float:
+    """The smallest (largest) jitter tshark sees at the packets whose filtered values are
+    ``approx``, ``pos`` their places in ``diff``.
+
+    Only values within a margin of the approximate extreme can be the exact one (the array
+    filter is within ~1e-13 of the sequential one, relative to the largest |D|; the margin
+    is 1e-9); the sequential filter runs up to the last of those, often an early packet.
+    """
+    margin = 1e-9 * float(np.max(diff)) + 1e-300
+    if largest:
+        near = np.flatnonzero(approx >= approx.max() - margin)
+    else:
+        near = np.flatnonzero(approx <= approx.min() + margin)
+    upto = int(pos[near[-1]]) + 1
+    exact = _jitter_sequential(diff[:upto])[pos[near]]
+    return float(exact.max()) if largest else float(exact.min())
 
 
 def _jitter_sequential(diff: np.ndarray) -> np.ndarray:
@@ -508,13 +565,23 @@ def analyse(
     figs = _summaries(d, ridx, jit[jr], jr)
     if not all(np.isfinite(figs)):
         return analyse_reference(seq, ts, marker, pt, clock, t_ms)
-    if _near_boundary(*figs):
-        # Float rounding order could flip tshark's third decimal: redo the recurrences
-        # (jitter filter, running means) one step per packet, exactly as tshark does.
+    min_delta, mean_delta, max_delta, min_jitter, mean_jitter, max_jitter = figs
+    # Where float rounding order could flip tshark's third decimal, redo the figure one
+    # step per packet, exactly as tshark does. Delta minimum and maximum never need it.
+    near_means = _near_boundary(mean_delta, mean_jitter)
+    near_min, near_max = _near_boundary(min_jitter), _near_boundary(max_jitter)
+    if near_means or ((near_min or near_max) and not bool(np.isfinite(diff).all())):
+        # the running means: the whole jitter filter and both means
         exact = np.zeros(n, dtype=np.float64)
         exact[jidx] = _jitter_sequential(diff)
         figs = _summaries(d, ridx, exact[jr], jr, sequential=True)
-    min_delta, mean_delta, max_delta, min_jitter, mean_jitter, max_jitter = figs
+        min_delta, mean_delta, max_delta, min_jitter, mean_jitter, max_jitter = figs
+    elif near_min or near_max:  # a jitter extreme: the filter up to where it can lie
+        pos = np.searchsorted(jidx, jr)  # each regular jitter packet's place in diff
+        if near_min:
+            min_jitter = _exact_extreme(jit[jr], pos, diff, largest=False)
+        if near_max:
+            max_jitter = max(0.0, _exact_extreme(jit[jr], pos, diff, largest=True))
 
     expected, lost, perc = _expected_lost(int(seq[0]), int(seq[-1]), cycles, n)
     wrong_ts = int(n - 1 - np.count_nonzero(its[1:]))

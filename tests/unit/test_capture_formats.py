@@ -197,7 +197,7 @@ def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -
 def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
     from capgen import StreamSpec, merge
 
-    from harness.capture import packets
+    from harness.capture import packets, rtpfind
     from harness.media import streams as media_streams
 
     specs = [
@@ -212,6 +212,7 @@ def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(packets, "PARALLEL_MIN", 100)
     monkeypatch.setattr(packets, "CHUNK", 256)
     monkeypatch.setattr(media_streams, "PARALLEL_MIN", 100)
+    monkeypatch.setattr(rtpfind, "PARALLEL_MIN", 100)  # the SIP parsed alongside
     two = open_capture(path, workers=2)
     for name in ("ts_ns", "ip_version", "proto", "src_lo", "ports", "payload_off", "head"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
@@ -219,3 +220,59 @@ def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) ->
     s1 = media_streams.stats_of(one.rtp_streams())
     s2 = media_streams.stats_of(two.rtp_streams(), workers=2)
     assert s1 == s2 and len(s1) == 4
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcap-be", "pcapng", "pcapng-be"])
+def test_the_lockstep_walk_equals_the_plain_walk(tmp_path: Path, monkeypatch, fmt: str) -> None:
+    # The lockstep walk is for files of megabytes: made to run on a small one here, with
+    # records of many sizes, payloads that look like record headers, a corrupt length, a
+    # record cut short and (pcapng) another block among the packets.
+    from harness.capture import formats
+
+    endian = ">" if fmt.endswith("-be") else "<"
+    ng = fmt.startswith("pcapng")
+    rng = np.random.default_rng(5)
+    frames = []
+    for k in range(3000):
+        size = int(rng.choice([20, 160, 600, 1400]))
+        payload = bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+        if k % 7 == 0 and size > 40:  # a record header look-alike
+            payload[8:24] = struct.pack(endian + "IIII", T0 // 10**9, 5, 40, 40)
+        frames.append(udp_frame(T0 + k * 20_000_000, "10.0.0.1", "10.0.0.2", 4000, 4002, payload))
+    if ng:
+        whole = write_pcapng(tmp_path / "c.pcapng", frames, endian=endian).read_bytes()
+    else:
+        whole = write_pcap(tmp_path / "c.pcap", frames, endian=endian).read_bytes()
+    off, k = (0, 0) if ng else (24, 0)
+    while True:  # the header of packet 2001
+        if ng:
+            btype, blen = struct.unpack_from(endian + "II", whole, off)
+            if btype == 6 and k == 2000:
+                break
+            k += btype == 6
+            off += blen
+        else:
+            if k == 2000:
+                break
+            k += 1
+            off += 16 + struct.unpack_from(endian + "I", whole, off + 8)[0]
+    corrupt = bytearray(whole)
+    struct.pack_into(endian + "I", corrupt, off + (4 if ng else 8), 7_000_003)
+    variants = [whole, whole[: len(whole) * 3 // 4 + 5], bytes(corrupt)]
+    if ng:
+        other = struct.pack(endian + "II", 0xBAD, 16) + bytes(4) + struct.pack(endian + "I", 16)
+        variants.append(whole[:off] + other + whole[off:])
+
+    def records(data: bytes, workers: int) -> tuple:
+        r = formats.read_records(data, workers)
+        return r.data_off.tolist(), r.caplen.tolist(), r.warnings
+
+    plain = [records(data, 1) for data in variants]
+    assert plain[2][2] and plain[1][2]  # the corrupt length and the cut are reported
+    monkeypatch.setattr(formats, "LOCKSTEP_MIN", 1 << 12)
+    monkeypatch.setattr(formats, "SEGMENT", 1 << 12)
+    monkeypatch.setattr(formats, "WINDOW", 1 << 10)
+    monkeypatch.setattr(formats, "_LOCKSTEP_FEW", 4)
+    monkeypatch.setattr(formats, "_LOCKSTEP_SPLIT", 4)
+    for workers in (1, 2):
+        assert [records(data, workers) for data in variants] == plain
