@@ -66,6 +66,7 @@ class Direction:
     seq: np.ndarray
     timestamp: np.ndarray
     pt: np.ndarray
+    ssrc: np.ndarray  # per packet
     ssrcs: list[int]
 
 
@@ -86,10 +87,11 @@ def _direction(streams: list[Any], sender: str, sender_addr: str, receiver: str,
         time = np.concatenate([s.time for s in mine])
         order = np.argsort(time, kind="stable")
         cat = lambda name: np.concatenate([getattr(s, name) for s in mine])[order]
+        ssrc = np.concatenate([np.full(len(s), int(s.ssrc), dtype=np.uint64) for s in mine])[order]
         return Direction(sender, receiver, target, mine, time[order], cat("seq"), cat("timestamp"),
-                         cat("pt"), sorted({int(s.ssrc) for s in mine}))
+                         cat("pt"), ssrc, sorted({int(s.ssrc) for s in mine}))
     empty = np.zeros(0)
-    return Direction(sender, receiver, target, [], empty, empty, empty, empty, [])
+    return Direction(sender, receiver, target, [], empty, empty, empty, empty, empty, [])
 
 
 def check_leg_media(v: Verdict, capture: Any, leg: Leg, times: LegTimes) -> None:
@@ -162,8 +164,20 @@ def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
     pts = sorted({int(x) for x in d.pt})
     v.check("7", leg, f"RTP {who} payload type", pts == [0] or pts == [0, 101], "0 (PCMU), with 101 for DTMF",
             str(pts))
-    v.check("7", leg, f"RTP {who} SSRC", len(d.ssrcs) == 1, "one SSRC for the direction",
-            ", ".join(f"0x{s:08X}" for s in d.ssrcs))
+    # One SSRC once the call is up. Asterisk may send a packet or two of its own as the
+    # answer goes through, before its bridge relays the far end's stream (seen: one packet
+    # 1.5 ms after the 200 OK): the same margin as the other checks applies, and what it
+    # hides is noted in the verdict.
+    settled = d.time > t.answered + MARGIN_S
+    ssrcs = sorted({int(x) for x in d.ssrc[settled]})
+    v.check("7", leg, f"RTP {who} SSRC", len(ssrcs) == 1,
+            f"one SSRC for the direction from {MARGIN_S * 1000:.0f} ms after the answer",
+            ", ".join(f"0x{x:08X}" for x in ssrcs) or "no packets")
+    early = sorted(set(d.ssrcs) - set(ssrcs))
+    if early:
+        v.note(f"RTP {who} on the {leg} leg: SSRC {', '.join(f'0x{x:08X}' for x in early)} only "
+               f"within {MARGIN_S * 1000:.0f} ms of the answer "
+               f"({int(np.isin(d.ssrc, early).sum())} packets)")
     if t.held is not None and t.resumed is not None:
         held = _window(d, t.held + MARGIN_S, t.resumed - MARGIN_S)
         stray = d.time[held]

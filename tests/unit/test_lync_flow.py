@@ -75,3 +75,22 @@ def test_no_call_in_capture_is_a_clear_failure(tmp_path):
     v = verdict_of(without(tmp_path, lambda p: b"SIP/2.0" in bytes(p)))
     assert not v.ok and v.failures[0].step == "1"
     assert "no INVITE on either leg" in v.report()
+
+
+def test_a_second_ssrc_mid_call_fails_the_ssrc_check(tmp_path):
+    """Asterisk -> Softphone switches SSRC for one packet in the middle of the talk."""
+    packets = rdpcap(str(CAPTURE))
+    rtp = [i for i, p in enumerate(packets) if UDP in p and p[IP].dst == "192.168.100.40"
+           and p[UDP].dport == 6000]
+    victim = packets[rtp[20]]
+    raw = bytearray(bytes(victim[UDP].payload))
+    raw[8:12] = b"\x12\x34\x56\x78"
+    victim[UDP].remove_payload()
+    victim[UDP].add_payload(bytes(raw))
+    del victim[IP].chksum, victim[UDP].chksum, victim[IP].len, victim[UDP].len
+    out = tmp_path / "ssrc.pcap"
+    wrpcap(str(out), packets)
+    v = verdict_of(out)
+    failed = {(r.step, r.leg, r.subject): r for r in v.failures}
+    key = ("7", PHONE_LEG, "RTP Asterisk -> Softphone SSRC")
+    assert key in failed and "0x12345678" in failed[key].actual, v.report()
