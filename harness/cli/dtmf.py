@@ -54,22 +54,18 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.capture import CaptureError, open_capture
+    from harness.capture import open_capture
+    from harness.cli.capture_input import analyse, warn
 
-    try:
+    def work() -> tuple[Any, list[Any]]:
         cap = open_capture(args.capture)
-        found = [(s, s.dtmf_events()) for s in cap.rtp_streams(heuristic=args.heuristic)]
-    except CaptureError as exc:
-        print(f"harness dtmf: {args.capture}: {exc.reason}", file=sys.stderr)
+        return cap, [(s, s.dtmf_events()) for s in cap.rtp_streams(heuristic=args.heuristic)]
+
+    result = analyse("harness dtmf", args.capture, work)
+    if result is None:
         return 1
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        print(
-            f"harness dtmf: {args.capture}: internal error: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
-    for warning in cap.warnings:
-        print(f"harness dtmf: warning: {args.capture}: {warning}", file=sys.stderr)
+    cap, found = result
+    warn("harness dtmf", args.capture, cap)
     start_ns = int(cap.ts_ns[0]) if len(cap) else 0
     items = []
     for stream, events in found:

@@ -101,24 +101,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.capture import CaptureError, open_capture
+    from harness.capture import open_capture
+    from harness.cli.capture_input import analyse, warn
     from harness.media.streams import stats_of
 
     workers = args.workers or min(2, os.cpu_count() or 1)
-    try:
+
+    def work() -> tuple[Any, list[Any]]:
         cap = open_capture(args.capture, workers=workers)
-        stats = stats_of(cap.rtp_streams(heuristic=args.heuristic), workers=workers)
-    except CaptureError as exc:
-        print(f"harness rtp-stats: {args.capture}: {exc.reason}", file=sys.stderr)
+        return cap, stats_of(cap.rtp_streams(heuristic=args.heuristic), workers=workers)
+
+    result = analyse("harness rtp-stats", args.capture, work)
+    if result is None:
         return 1
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        print(
-            f"harness rtp-stats: {args.capture}: internal error: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
-    for warning in cap.warnings:
-        print(f"harness rtp-stats: warning: {args.capture}: {warning}", file=sys.stderr)
+    cap, stats = result
+    warn("harness rtp-stats", args.capture, cap)
     out = sys.stdout
     if args.json:
         json.dump([s.to_dict() for s in stats], out, indent=1)

@@ -7,6 +7,8 @@ and the outbound flow must fail at step 1 on the Lync trunk, with the pcap kept.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from harness.analysis.lync_flow import LYNC_LEG
@@ -15,20 +17,32 @@ from harness.flows import lync
 pytestmark = pytest.mark.integration
 
 
+@contextmanager
+def broken_fixture(topology, name, replacements, module):
+    """The run copy of fixtures/asterisk/<name> with `replacements` applied and `module`
+    reloaded; restored (and reloaded) afterwards."""
+    conf = topology.config.asterisk_fixtures / name
+    original = conf.read_text()
+    broken = original
+    for old, new in replacements:
+        broken = broken.replace(old, new)
+    assert broken != original, f"{name} no longer has the lines this test breaks"
+    conf.write_text(broken)
+    topology.reload_asterisk_fixtures(modules=(module,))
+    try:
+        yield
+    finally:
+        conf.write_text(original)
+        topology.reload_asterisk_fixtures(modules=(module,))
+
+
 @pytest.fixture
 def trunk_over_udp(topology):
-    conf = topology.config.asterisk_fixtures / "pjsip.conf"
-    original = conf.read_text()
-    broken = original.replace("transport=transport-tcp", "transport=transport-udp").replace(
-        "\\;transport=tcp", "\\;transport=udp")
-    assert broken != original, "the fixture no longer has the lines this test breaks"
-    conf.write_text(broken)
-    topology.reload_asterisk_fixtures(modules=("res_pjsip.so",))
-    yield
-    # The call over UDP may still be trying: end it before the next test captures.
-    topology.asterisk("channel request hangup all")
-    conf.write_text(original)
-    topology.reload_asterisk_fixtures(modules=("res_pjsip.so",))
+    with broken_fixture(topology, "pjsip.conf", [("transport=transport-tcp", "transport=transport-udp"),
+                                                 ("\\;transport=tcp", "\\;transport=udp")], "res_pjsip.so"):
+        yield
+        # The call over UDP may still be trying: end it before the next test captures.
+        topology.asterisk("channel request hangup all")
 
 
 def test_trunk_over_udp_fails_at_step_1_with_pcap(topology, call_pcap, trunk_over_udp):
@@ -65,15 +79,9 @@ def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp
 @pytest.fixture
 def caller_id_not_set(topology):
     """The seed's warning ignored: 1001 dials Skype without setting the caller ID."""
-    conf = topology.config.asterisk_fixtures / "extensions.conf"
-    original = conf.read_text()
-    broken = original.replace(" same => n,Set(CALLERID(num)=99051000107808)\n", "")
-    assert broken != original, "the fixture no longer has the line this test removes"
-    conf.write_text(broken)
-    topology.reload_asterisk_fixtures(modules=("pbx_config.so",))
-    yield
-    conf.write_text(original)
-    topology.reload_asterisk_fixtures(modules=("pbx_config.so",))
+    with broken_fixture(topology, "extensions.conf",
+                        [(" same => n,Set(CALLERID(num)=99051000107808)\n", "")], "pbx_config.so"):
+        yield
 
 
 @pytest.mark.skype
@@ -93,15 +101,9 @@ def test_caller_id_not_set_is_rejected_by_skype_with_a_verdict_naming_it(
 
 @pytest.fixture
 def wrong_xmpp_password(topology):
-    conf = topology.config.asterisk_fixtures / "xmpp.conf"
-    original = conf.read_text()
-    broken = original.replace("secret=contoso-xmpp", "secret=not-the-password")
-    assert broken != original, "the fixture no longer has the line this test breaks"
-    conf.write_text(broken)
-    topology.reload_asterisk_fixtures(modules=("res_xmpp.so",))
-    yield
-    conf.write_text(original)
-    topology.reload_asterisk_fixtures(modules=("res_xmpp.so",))
+    with broken_fixture(topology, "xmpp.conf", [("secret=contoso-xmpp", "secret=not-the-password")],
+                        "res_xmpp.so"):
+        yield
 
 
 @pytest.mark.xmpp
