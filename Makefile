@@ -2,7 +2,7 @@
 # (containers/bootstrap.sh is idempotent: seconds on a ready machine).
 PYTEST := .venv/bin/pytest
 
-.PHONY: setup callflow test unit down clean
+.PHONY: setup callflow test unit lint down clean
 
 setup:
 	bash containers/bootstrap.sh
@@ -10,8 +10,13 @@ setup:
 callflow: setup
 	$(PYTEST) -m callflow
 
-test: setup
+test: setup lint
 	$(PYTEST)
+
+# ruff and mypy (strict on sip/, capture/, analysis/ and the plugin: pyproject.toml).
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 # Unit tests only: no Docker needed.
 unit:

@@ -191,7 +191,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.fixture(scope="session")
 def gtalk_user(topology: Topology) -> Iterator[Any]:
     """The seed's Google Talk user (sara@gmail.test), signed in to the XMPP service."""
-    from harness.peers.gtalk import GtalkError, GtalkUser
+    from harness.gtalk.bot import GtalkError, GtalkUser
 
     user = GtalkUser("sara@gmail.test", "sara-xmpp", "127.0.0.1", topology.config.xmpp_port)
     try:

@@ -11,54 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from harness.capture.sip import CapturedSip
+from harness.roles import Roles
 from harness.sip.message import Request, Response
 from harness.sip.uri import NameAddr, SipUri
 
 Message = Request | Response
 
 
-@dataclass(frozen=True)
-class Roles:
-    """Address -> role name, for the hosts of the topology."""
-
-    by_address: dict[str, str]
-
-    def name(self, address: str) -> str:
-        return self.by_address.get(address, address)
-
-
-@dataclass(frozen=True)
-class SipEvent:
-    frame: int
-    time: float
-    src: str
-    sport: int
-    dst: str
-    dport: int
-    transport: str
-    sender: str  # role
-    receiver: str  # role
-    msg: Message
-
-    @property
-    def is_request(self) -> bool:
-        return isinstance(self.msg, Request)
-
-    @property
-    def method(self) -> str:
-        return self.msg.cseq[1]
-
-    @property
-    def cseq(self) -> int:
-        return self.msg.cseq[0]
-
-    def label(self) -> str:
-        if isinstance(self.msg, Request):
-            return self.msg.method
-        return f"{self.msg.status} {self.msg.reason} ({self.method})"
-
-    def describe(self) -> str:
-        return f"{self.label()} {self.sender}->{self.receiver} at frame {self.frame}"
+# One record from capture to report: a leg's events are the capture's SIP messages with
+# their hosts named by role.
+SipEvent = CapturedSip
 
 
 @dataclass
@@ -107,21 +70,15 @@ def build_leg(name: str, transport: str, roles: tuple[str, str], events: Iterabl
     return leg
 
 
-def to_events(captured: Iterable[object], roles: Roles) -> tuple[list[SipEvent], list[str]]:
-    """CapturedSip records -> SipEvents; unparsable messages become problems to report."""
+def to_events(captured: Iterable[CapturedSip], roles: Roles) -> tuple[list[SipEvent], list[str]]:
+    """The parsed messages named by role; unparsable ones become problems to report."""
     events: list[SipEvent] = []
     problems: list[str] = []
     for c in captured:
-        msg = getattr(c, "message", None)
-        if msg is None:
-            problems.append(f"frame {getattr(c, 'frame', '?')}: SIP message that does not parse: "
-                            f"{getattr(c, 'error', None)}")
+        if c.message is None:
+            problems.append(f"frame {c.frame}: SIP message that does not parse: {c.error}")
             continue
-        events.append(SipEvent(
-            frame=c.frame, time=c.time, src=c.src, sport=c.sport, dst=c.dst,  # type: ignore[attr-defined]
-            dport=c.dport, transport=c.transport,  # type: ignore[attr-defined]
-            sender=roles.name(c.src), receiver=roles.name(c.dst), msg=msg,  # type: ignore[attr-defined]
-        ))
+        events.append(c.with_roles(roles))
     return events, problems
 
 

@@ -11,13 +11,14 @@ kept with ``message=None`` and the parser's reason in ``error``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from harness.capture.packets import PROTO_TCP, PROTO_UDP, addr_to_str
 from harness.capture.tcp import Chunk, Segment, reassemble
+from harness.roles import Roles
 from harness.sip import Request, Response, SipParseError, StreamFramer, parse_message
 
 if TYPE_CHECKING:
@@ -31,9 +32,12 @@ _START_ANYWHERE = re.compile(
 _PEEK = 512
 
 
-@dataclass
+@dataclass(frozen=True)
 class CapturedSip:
-    """One SIP message of a capture."""
+    """One SIP message of a capture: the one record that analysis and reports read.
+
+    ``sender`` and ``receiver`` are role names once :meth:`with_roles` has named the hosts
+    (until then, the addresses)."""
 
     frame: int  # the frame that carried it (over TCP: the segment that completed it)
     time: float  # epoch seconds of that frame
@@ -45,12 +49,53 @@ class CapturedSip:
     data: bytes
     message: Request | Response | None
     error: str | None  # why ``data`` did not parse (None when it did)
+    sender: str = ""
+    receiver: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.sender:
+            object.__setattr__(self, "sender", self.src)
+        if not self.receiver:
+            object.__setattr__(self, "receiver", self.dst)
+
+    def with_roles(self, roles: Roles) -> CapturedSip:
+        """The same message with its hosts named by role."""
+        return replace(self, sender=roles.name(self.src), receiver=roles.name(self.dst))
 
     @property
     def summary(self) -> str:
         if self.message is None:
             return f"unparsable SIP ({self.error})"
         return self.message.start_line
+
+    @property
+    def msg(self) -> Request | Response:
+        """The parsed message; ValueError for one that did not parse (check ``message``)."""
+        if self.message is None:
+            raise ValueError(f"frame {self.frame}: SIP message that does not parse: {self.error}")
+        return self.message
+
+    @property
+    def is_request(self) -> bool:
+        return isinstance(self.message, Request)
+
+    @property
+    def method(self) -> str:
+        """The CSeq method (a response's too)."""
+        return self.msg.cseq[1]
+
+    @property
+    def cseq(self) -> int:
+        return self.msg.cseq[0]
+
+    def label(self) -> str:
+        msg = self.msg
+        if isinstance(msg, Request):
+            return msg.method
+        return f"{msg.status} {msg.reason} ({self.method})"
+
+    def describe(self) -> str:
+        return f"{self.label()} {self.sender}->{self.receiver} at frame {self.frame}"
 
 
 def looks_like_sip(data: bytes) -> bool:

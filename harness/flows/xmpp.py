@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harness.flows.lync import CallRun, _last_call, roles_of, verdict_of
-from harness.peers.gtalk import GtalkError
+from harness.gtalk.bot import GtalkError
 
 if TYPE_CHECKING:
     from harness.analysis.verdict import Verdict
-    from harness.peers.gtalk import GtalkUser
+    from harness.gtalk.bot import GtalkUser
     from harness.pytest_plugin import CallPcap
     from harness.topology.topology import Topology
 

@@ -7,19 +7,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.roles import HOST_NUMBERS, ROLE_NAMES, role_names
+
+__all__ = ["HOST_NUMBERS", "ROLE_NAMES", "ConfigError", "TopologyConfig", "role_names"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-# The seed's host numbers ("Detailed Call Flow": Asterisk 192.168.100.10, Mediation Server
-# 192.168.100.20; X-Lite .40 in Figure 1), kept on whatever /24 the user configures.
-HOST_NUMBERS = {"asterisk": 10, "mediation": 20, "skype": 30, "softphone": 40, "xmpp": 50}
-# How checks, ladders and reports name each host.
-ROLE_NAMES = {"asterisk": "Asterisk", "mediation": "Mediation Server", "skype": "Skype",
-              "softphone": "Softphone", "xmpp": "XMPP"}
-
-
-def role_names(net_prefix: str) -> dict[str, str]:
-    """Address -> role name for the topology's hosts on the /24 `net_prefix`."""
-    return {f"{net_prefix}.{number}": ROLE_NAMES[role] for role, number in HOST_NUMBERS.items()}
 
 
 class ConfigError(ValueError):

@@ -8,15 +8,15 @@ import random
 
 import pytest
 
-from harness.media.rfc4733 import (
+from harness.rtp.rfc4733 import (
     EventParseError,
     TelephoneEvent,
     digit_to_event,
     event_plan,
     event_to_digit,
 )
-from harness.media.rtp import RtpPacket, RtpParseError, looks_like_rtcp, seq_next, ts_next
-from harness.media.tone import (
+from harness.rtp.packet import RtpPacket, RtpParseError, looks_like_rtcp, seq_next, ts_next
+from harness.rtp.tone import (
     ToneGenerator,
     linear_to_ulaw,
     ulaw_decode,

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from harness.media.rfc4733 import TelephoneEvent
-from harness.media.rtp import RtpPacket
-from harness.peers.api import MediationApi
-from harness.peers.behaviour import Behaviour, BehaviourError
-from harness.peers.control import ControlServer, HttpError, HttpRequest, HttpResponse
-from harness.peers.log import LineLog
-from harness.peers.mediation import Config, MediationServer
-from harness.peers.records import CallRecord, CallStore, set_state
-from harness.peers.rtp_session import RtpSession
-from harness.peers.skype_records import SkypeCallRecord, SkypeCallStore
+from harness.rtp.rfc4733 import TelephoneEvent
+from harness.rtp.packet import RtpPacket
+from harness.peers.common.api import MediationApi
+from harness.peers.common.behaviour import Behaviour, BehaviourError
+from harness.peers.common.control import ControlServer, HttpError, HttpRequest, HttpResponse
+from harness.peers.common.log import LineLog
+from harness.peers.lync.mediation import Config, MediationServer
+from harness.peers.common.records import CallRecord, CallStore, set_state
+from harness.peers.common.rtp_session import RtpSession
+from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
 
 LOCAL = "127.0.0.1"
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness.peers.gtalk import (
+from harness.gtalk.bot import (
     GtalkAuthError,
     GtalkConnectError,
     GtalkDeliveryError,

@@ -15,10 +15,10 @@ from typing import Any, Self, TypeVar
 
 import pytest
 
-from harness.media.rfc4733 import TelephoneEvent
-from harness.media.rtp import RtpPacket
-from harness.peers.log import LineLog
-from harness.peers.mediation import Config, MediationServer
+from harness.rtp.rfc4733 import TelephoneEvent
+from harness.rtp.packet import RtpPacket
+from harness.peers.common.log import LineLog
+from harness.peers.lync.mediation import Config, MediationServer
 from harness.sip.auth import make_challenge, parse_authorization, verify
 from harness.sip.framing import StreamFramer
 from harness.sip.message import Headers, Request, Response, parse_message
@@ -964,7 +964,7 @@ async def test_outbound_call_to_unreachable_gateway_fails() -> None:
 
 
 def test_cli_help_and_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.peers.mediation import build_parser, main
+    from harness.peers.lync.mediation import build_parser, main
 
     text = build_parser().format_help()
     for option in (

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.peers.behaviour import BehaviourError
-from harness.peers.skype_registrar import DigestAuthority, Registrar
-from harness.peers.skype_rules import (
+from harness.peers.common.behaviour import BehaviourError
+from harness.peers.skype.registrar import DigestAuthority, Registrar
+from harness.peers.skype.rules import (
     SkypeBehaviour,
     caller_identity,
     choose_codec,
@@ -18,8 +18,8 @@ from harness.peers.skype_rules import (
     same_number,
     uri_user,
 )
-from harness.peers.skype_udp import mark_received, server_key
-from harness.peers.skype_wire import CodecTone, linear_to_alaw, offer_media, warning
+from harness.peers.common.udp import mark_received, server_key
+from harness.peers.skype.wire import CodecTone, linear_to_alaw, offer_media, warning
 from harness.sip.auth import build_authorization
 from harness.sip.builder import make_request, via_value
 from harness.sip.sdp import SessionDescription

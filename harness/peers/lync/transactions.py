@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.peers.sip_transport import SipConnection
+from harness.peers.common.tcp import SipConnection
 from harness.sip.errors import SipParseError
 from harness.sip.message import Request, Response
 

@@ -1,8 +1,8 @@
 """What every simulated call does with its record, whatever its signalling.
 
 :class:`RecordedCall` is the base of the Mediation simulator's
-:class:`~harness.peers.call.Call` and of the Skype simulator's calls
-(:mod:`harness.peers.skype_calls`): every step is a call event (record + one log line),
+:class:`~harness.peers.lync.call.Call` and of the Skype simulator's calls
+(:mod:`harness.peers.skype.calls`): every step is a call event (record + one log line),
 state changes are logged, the RTP session's counters are copied into the record, DTMF goes
 out as RFC 4733 events, and the background steps run as tasks whose failure fails the
 call, never the simulator.
@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from harness.peers.records import CallRecord, CallStore, LogFn, add_event, set_state
-from harness.peers.rtp_session import RtpSession
+from harness.peers.common.records import CallRecord, CallStore, LogFn, add_event, set_state
+from harness.peers.common.rtp_session import RtpSession
 
 
 class RecordedCall:

@@ -1,6 +1,6 @@
 """One call of the simulated Mediation Server, inbound (from the gateway) or outbound.
 
-The call follows its :class:`~harness.peers.behaviour.Behaviour` on a timeline measured with
+The call follows its :class:`~harness.peers.common.behaviour.Behaviour` on a timeline measured with
 ``loop.time()``: provisional and final responses, then (after the ACK) DTMF, hold and resume
 re-INVITEs, and the BYE. In-dialog requests from the peer are answered at once. Every step
 is a call event (record + one log line).
@@ -14,11 +14,11 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from harness.peers import lync_format as lf
-from harness.peers.behaviour import Behaviour
-from harness.peers.call_base import RecordedCall
-from harness.peers.dialog import Dialog
-from harness.peers.offer_answer import (
+from harness.peers.lync import wire as lf
+from harness.peers.common.behaviour import Behaviour
+from harness.peers.common.call_base import RecordedCall
+from harness.peers.lync.dialog import Dialog
+from harness.peers.common.offer_answer import (
     LocalSdp,
     NotAcceptable,
     RemoteMedia,
@@ -26,10 +26,10 @@ from harness.peers.offer_answer import (
     read_remote,
     we_send,
 )
-from harness.peers.records import CallRecord, CallStore
-from harness.peers.rtp_session import EventFn, RtpSession
-from harness.peers.sip_transport import SipConnection, SipTransport, summary
-from harness.peers.transactions import TransactionLayer
+from harness.peers.common.records import CallRecord, CallStore
+from harness.peers.common.rtp_session import EventFn, RtpSession
+from harness.peers.common.tcp import SipConnection, SipTransport, summary
+from harness.peers.lync.transactions import TransactionLayer
 from harness.sip.auth import build_authorization
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Request, Response

@@ -18,15 +18,15 @@ from __future__ import annotations
 import math
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from harness.peers.behaviour import BehaviourError
-from harness.peers.control import HttpError, HttpRequest, HttpResponse
-from harness.peers.records import FINAL_STATES, STATES, CallRecord, CallStore
+from harness.peers.common.behaviour import BehaviourError
+from harness.peers.common.control import HttpError, HttpRequest, HttpResponse
+from harness.peers.common.records import FINAL_STATES, STATES, CallRecord, CallStore
 
 MAX_WAIT_S = 600.0
 
 
 class BehaviourLike(Protocol):
-    """An immutable behaviour: :class:`~harness.peers.behaviour.Behaviour` and the like."""
+    """An immutable behaviour: :class:`~harness.peers.common.behaviour.Behaviour` and the like."""
 
     def to_json(self) -> dict[str, Any]: ...
 

@@ -226,7 +226,7 @@ def warning(ident: LyncIdentity, text: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class DialogView:
-    """What a request inside a dialog needs (see ``harness.peers.dialog.Dialog``)."""
+    """What a request inside a dialog needs (see ``harness.peers.lync.dialog.Dialog``)."""
 
     call_id: str
     local_uri: str

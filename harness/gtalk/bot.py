@@ -35,7 +35,7 @@ from typing import Any, Self, TypeVar
 import slixmpp
 from slixmpp.jid import JID, InvalidJID
 
-from .log import LineLog
+from harness.peers.common.log import LineLog
 
 DEFAULT_TIMEOUT = 5.0
 #: What a presence can say, XMPP's <show/> values plus "available" (no <show/>) and

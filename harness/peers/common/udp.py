@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.peers.sip_transport import summary
+from harness.peers.common.tcp import summary
 from harness.sip.builder import MAGIC_COOKIE, make_ack
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Headers, Request, Response, parse_message

@@ -1,6 +1,6 @@
 """The echo test service's media: every RTP packet received is sent straight back.
 
-``EchoSession`` is the Mediation simulator's :class:`~harness.peers.rtp_session.RtpSession`
+``EchoSession`` is the Mediation simulator's :class:`~harness.peers.common.rtp_session.RtpSession`
 (same port allocation, counters, RFC 4733 detection) with one more thing done on receive,
 in its ``on_packet`` hook: once ``echo_enabled`` (the call is answered), each valid RTP
 packet's payload goes back with the session's own SSRC, its own sequence number (+1 per
@@ -16,8 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from harness.media.rtp import RtpPacket
-from harness.peers.rtp_session import RtpSession
+from harness.rtp.packet import RtpPacket
+from harness.peers.common.rtp_session import RtpSession
 
 Address = tuple[str, int]
 

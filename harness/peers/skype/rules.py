@@ -2,7 +2,7 @@
 
 Sans-I/O and standard library only. ``SkypeBehaviour`` is immutable;
 ``SkypeBehaviour.merged(partial)`` validates a partial JSON object and returns a new one,
-raising the Mediation simulator's :class:`~harness.peers.behaviour.BehaviourError`
+raising the Mediation simulator's :class:`~harness.peers.common.behaviour.BehaviourError`
 (so the shared control API turns it into a 400 naming the field).
 
 Rules (seed, "Skype for SIP" and "Testing Calls from Lync Server to Skype for SIP"):
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from harness.peers.behaviour import (
+from harness.peers.common.behaviour import (
     BehaviourError,
     dtmf_digits,
     merge_fields,

@@ -1,6 +1,6 @@
 """The simulated Lync Server 2010 Mediation Server: SIP over TCP, RTP, a control API.
 
-Run ``python3 -m harness.peers.mediation --help``. Standard library only (plus the
+Run ``python3 -m harness.peers.lync --help``. Standard library only (plus the
 sans-I/O ``harness.sip`` and ``harness.media`` layers), so it runs in a bare python3
 container. One line per SIP message and per call event goes to stdout.
 """
@@ -14,19 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.media.tone import ToneGenerator
-from harness.peers import lync_format as lf
-from harness.peers.api import MediationApi
-from harness.peers.behaviour import Behaviour, BehaviourError
-from harness.peers.call import ALLOWED, Call, CallContext, Credentials
-from harness.peers.cli import from_args, hostport, port_range, run, serve_until_signalled
-from harness.peers.control import ControlServer
-from harness.peers.log import LineLog
-from harness.peers.records import CallRecord, CallStore
-from harness.peers.rtp_session import EventFn, RtpSession
-from harness.peers.salvage import salvage_request
-from harness.peers.sip_transport import SipConnection, SipTransport
-from harness.peers.transactions import TransactionLayer
+from harness.rtp.tone import ToneGenerator
+from harness.peers.lync import wire as lf
+from harness.peers.common.api import MediationApi
+from harness.peers.common.behaviour import Behaviour, BehaviourError
+from harness.peers.lync.call import ALLOWED, Call, CallContext, Credentials
+from harness.peers.common.cli import from_args, hostport, port_range, run, serve_until_signalled
+from harness.peers.common.control import ControlServer
+from harness.peers.common.log import LineLog
+from harness.peers.common.records import CallRecord, CallStore
+from harness.peers.common.rtp_session import EventFn, RtpSession
+from harness.peers.common.salvage import salvage_request
+from harness.peers.common.tcp import SipConnection, SipTransport
+from harness.peers.lync.transactions import TransactionLayer
 from harness.sip.errors import SipParseError
 from harness.sip.message import Request, Response
 from harness.sip.uri import SipUri
@@ -272,7 +272,7 @@ class MediationServer:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python3 -m harness.peers.mediation",
+        prog="python3 -m harness.peers.lync",
         description="Simulated Lync Server 2010 Mediation Server: Lync's SIP wire format over "
         "TCP, PCMU RTP with RFC 4733 DTMF, and a JSON control API (GET /health, "
         "GET|PUT|DELETE /behaviour, GET|POST|DELETE /calls, GET /calls/<id>|last?wait=ended).",

@@ -1,5 +1,5 @@
 """The Skype for SIP simulator's control API: the Mediation simulator's API
-(:class:`~harness.peers.api.MediationApi`, imported) with Skype's behaviour and the
+(:class:`~harness.peers.common.api.MediationApi`, imported) with Skype's behaviour and the
 registrations.
 
 GET    /health                        {"ok": true}
@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from harness.peers.api import MediationApi, Simulator, allow, timeout_query
-from harness.peers.control import HttpError, HttpRequest, HttpResponse
-from harness.peers.skype_rules import SkypeBehaviour
+from harness.peers.common.api import MediationApi, Simulator, allow, timeout_query
+from harness.peers.common.control import HttpError, HttpRequest, HttpResponse
+from harness.peers.skype.rules import SkypeBehaviour
 
 
 class SkypeSimulator(Simulator[SkypeBehaviour], Protocol):

@@ -1,16 +1,16 @@
-"""Calls of the simulated Skype for SIP service, over :mod:`harness.peers.skype_udp`.
+"""Calls of the simulated Skype for SIP service, over :mod:`harness.peers.common.udp`.
 
 ``EchoCall`` (UAS): a call from the gateway to an echo destination (the free test number
 +17606604690 on the Skype for SIP listener, ``echo123`` on the Skype for Asterisk one):
 100 Trying, 180 Ringing after ``ring_delay_ms``, 200 OK with the SDP answer after
 ``answer_delay_ms`` (retransmitted until the ACK), then every RTP packet is echoed
-(:class:`~harness.peers.skype_echo.EchoSession`); a BYE after ``echo_hangup_after_ms``
+(:class:`~harness.peers.skype.echo.EchoSession`); a BYE after ``echo_hangup_after_ms``
 counted from the ACK, or the caller's BYE.
 
 ``GatewayCall`` (UAC): a call from Skype to the gateway (control API ``POST /calls``):
 INVITE with G.729/PCMU/PCMA/telephone-event, 18x, 2xx then ACK (re-sent for every
 retransmitted 2xx) or a non-2xx (ACKed by the transaction layer), then the Mediation
-simulator's :class:`~harness.peers.rtp_session.RtpSession` sends a 1 kHz tone every 20 ms
+simulator's :class:`~harness.peers.common.rtp_session.RtpSession` sends a 1 kHz tone every 20 ms
 in the answered codec; BYE after ``hangup_after_ms`` or the gateway's BYE; CANCEL after
 ``cancel_after_ms`` when still unanswered.
 
@@ -24,15 +24,15 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from harness.peers import skype_wire as wire
-from harness.peers.call_base import RecordedCall
-from harness.peers.offer_answer import NotAcceptable, answer_direction
-from harness.peers.rtp_session import EventFn, RtpSession
-from harness.peers.sip_transport import summary
-from harness.peers.skype_echo import EchoSession
-from harness.peers.skype_records import SkypeCallRecord, SkypeCallStore
-from harness.peers.skype_rules import CodecChoice, SkypeBehaviour, choose_codec, codec_name
-from harness.peers.skype_udp import Address, ServerTransaction, UdpSipEndpoint
+from harness.peers.skype import wire
+from harness.peers.common.call_base import RecordedCall
+from harness.peers.common.offer_answer import NotAcceptable, answer_direction
+from harness.peers.common.rtp_session import EventFn, RtpSession
+from harness.peers.common.tcp import summary
+from harness.peers.skype.echo import EchoSession
+from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
+from harness.peers.skype.rules import CodecChoice, SkypeBehaviour, choose_codec, codec_name
+from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint
 from harness.sip.builder import make_ack, make_cancel, new_branch, with_tag
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Request, Response

@@ -1,5 +1,5 @@
 """Call records of the simulated Skype for SIP service: the shared
-:class:`~harness.peers.records.CallRecord` plus what matters for Skype (listener, caller
+:class:`~harness.peers.common.records.CallRecord` plus what matters for Skype (listener, caller
 ID, destination, codec chosen, packets echoed, the reason of the final status)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from harness.peers.records import CallRecord, CallStore
+from harness.peers.common.records import CallRecord, CallStore
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.media.rfc4733 import DIGITS
+from harness.rtp.rfc4733 import DIGITS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.peers.lync_format import MediaSpec, sdp
+from harness.peers.lync.wire import MediaSpec, sdp
 from harness.sip.errors import SipParseError
 from harness.sip.sdp import MediaDescription, SessionDescription
 

@@ -28,17 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.peers import skype_wire as wire
-from harness.peers.behaviour import BehaviourError
-from harness.peers.cli import from_args, hostport, port_range, run, serve_until_signalled
-from harness.peers.control import ControlServer, HttpError
-from harness.peers.log import LineLog
-from harness.peers.offer_answer import NotAcceptable
-from harness.peers.records import add_event, set_state
-from harness.peers.rtp_session import EventFn, RtpSession
-from harness.peers.salvage import salvage_request
-from harness.peers.skype_api import SkypeApi
-from harness.peers.skype_calls import (
+from harness.peers.skype import wire
+from harness.peers.common.behaviour import BehaviourError
+from harness.peers.common.cli import from_args, hostport, port_range, run, serve_until_signalled
+from harness.peers.common.control import ControlServer, HttpError
+from harness.peers.common.log import LineLog
+from harness.peers.common.offer_answer import NotAcceptable
+from harness.peers.common.records import add_event, set_state
+from harness.peers.common.rtp_session import EventFn, RtpSession
+from harness.peers.common.salvage import salvage_request
+from harness.peers.skype.api import SkypeApi
+from harness.peers.skype.calls import (
     CallContext,
     EchoCall,
     GatewayCall,
@@ -46,10 +46,10 @@ from harness.peers.skype_calls import (
     SkypeCall,
     read_audio,
 )
-from harness.peers.skype_echo import EchoSession
-from harness.peers.skype_records import SkypeCallRecord, SkypeCallStore
-from harness.peers.skype_registrar import DigestAuthority, Registrar
-from harness.peers.skype_rules import (
+from harness.peers.skype.echo import EchoSession
+from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
+from harness.peers.skype.registrar import DigestAuthority, Registrar
+from harness.peers.skype.rules import (
     CodecChoice,
     SkypeBehaviour,
     caller_identity,
@@ -59,7 +59,7 @@ from harness.peers.skype_rules import (
     same_number,
     uri_user,
 )
-from harness.peers.skype_udp import Address, ServerTransaction, UdpSipEndpoint, mark_received
+from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint, mark_received
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Request, Response
 from harness.sip.uri import parse_name_addrs

@@ -1,0 +1,1 @@
+"""The Google Talk user: an XMPP client (slixmpp) the tests drive on the host."""

@@ -1,0 +1,1 @@
+"""The simulated Skype for SIP service and the Skype network behind Skype for Asterisk."""

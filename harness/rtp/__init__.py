@@ -1,0 +1,1 @@
+"""RTP, RTCP and RFC 4733 on the wire (standard library only: the simulators use it)."""
