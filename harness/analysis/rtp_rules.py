@@ -16,6 +16,7 @@ import numpy as np
 from harness.analysis.legs import Leg
 from harness.analysis.sdp_rules import sdp_events
 from harness.analysis.verdict import Verdict
+from harness.media.find import rtp_streams
 
 # Packets already in flight when a hold, resume or BYE is signalled: 5 packetisation
 # intervals. Spacing tolerance for 20 ms packets measured on the receive side.
@@ -103,7 +104,7 @@ def check_leg_media(v: Verdict, capture: Any, leg: Leg, times: LegTimes) -> None
         v.check("7", leg.name, "SDP on both sides", False, "an SDP from each side of the leg",
                 f"SDP from {sorted(targets)} only")
         return
-    streams = capture.rtp_streams()
+    streams = rtp_streams(capture)
     for sender, receiver in ((a, b), (b, a)):
         d = _direction(streams, sender, targets[sender][0], receiver, targets[receiver][1])
         _check_direction(v, leg.name, d, times)

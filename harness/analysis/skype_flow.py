@@ -23,6 +23,7 @@ import numpy as np
 from harness.analysis.legs import Leg, Roles, SipEvent, build_leg, to_events, uri_of
 from harness.analysis.lync_flow import LYNC_LEG, Cursor, req, resp, user_of
 from harness.analysis.verdict import Verdict
+from harness.media.find import rtp_streams
 
 ASTERISK, MEDIATION, SKYPE = "Asterisk", "Mediation Server", "Skype"
 SKYPE_LEG = "Skype for SIP (UDP)"
@@ -165,7 +166,7 @@ def _expect_bye(c: Cursor, step: str = "5") -> None:
 
 
 def _streams_between(capture: Any, a: str, b: str) -> list[Any]:
-    return [s for s in capture.rtp_streams() if (s.src, s.dst) == (a, b)]
+    return [s for s in rtp_streams(capture) if (s.src, s.dst) == (a, b)]
 
 
 def _check_echo(v: Verdict, capture: Any, leg: Leg, leg_name: str) -> None:

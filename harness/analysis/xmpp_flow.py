@@ -15,6 +15,7 @@ from typing import Any
 from harness.analysis.legs import Roles, build_leg, to_events
 from harness.analysis.lync_flow import ASTERISK, LYNC_LEG, MEDIATION, Cursor, req, resp
 from harness.analysis.verdict import Verdict
+from harness.media.find import rtp_streams
 from harness.sip.uri import NameAddr
 
 MENU = [
@@ -69,7 +70,7 @@ def check_ivr(transcript: list[tuple[str, str]], captured: list[object], capture
 
 def _check_dtmf(v: Verdict, capture: Any, src: str, dst: str, answered: float, confid: str) -> None:
     """Dial's D() option: the conference id as RFC 4733 events from Asterisk after answer."""
-    streams = [s for s in capture.rtp_streams() if (s.src, s.dst) == (src, dst)]
+    streams = [s for s in rtp_streams(capture) if (s.src, s.dst) == (src, dst)]
     events = sorted((e for s in streams for e in s.dtmf_events()), key=lambda e: e.start_time)
     digits = "".join(e.digit for e in events)
     v.equal("dtmf", LYNC_LEG, "conference id as RFC 4733 digits", confid, digits)

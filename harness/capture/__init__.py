@@ -7,7 +7,7 @@
     cap.frame, cap.time, cap.src_lo, cap.sport ... # per-packet numpy arrays
     for m in cap.sip_messages():                   # CapturedSip, UDP and reassembled TCP
         m.frame, m.transport, m.message, m.error
-    for s in cap.rtp_streams():                    # harness.media.streams.RtpStream
+    for s in rtp_streams(cap):                    # harness.media.find; RtpStream objects
         s.stats()                                  # StreamStats: tshark's rtp,streams figures
         s.silence_windows(500)                     # [(start, end)] epoch seconds
         s.dtmf_events()                            # RFC 4733 events with .violations

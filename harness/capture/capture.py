@@ -63,7 +63,8 @@ class Capture:
         self.tcp_flags = table.tcp_flags
         self.fragment = table.fragment
         self._sip: list[CapturedSip] | None = None
-        self._rtp: dict[bool | None, list] = {}
+        # what later layers derive from the packets once (RTP streams), by their key
+        self.derived: dict[object, object] = {}
 
     def __len__(self) -> int:
         return int(self.ts_ns.size)
@@ -98,19 +99,6 @@ class Capture:
 
             self._sip = extract(self)
         return self._sip
-
-    def rtp_streams(self, heuristic: bool | None = None) -> list:
-        """RTP streams (``harness.media.streams.RtpStream``), in order of first packet.
-
-        ``heuristic``: None (default) finds streams from SDP, and heuristically only when
-        the capture carries no SDP at all; True adds heuristic streams to the SDP ones;
-        False uses SDP only.
-        """
-        if heuristic not in self._rtp:
-            from harness.capture.rtpfind import find_streams
-
-            self._rtp[heuristic] = find_streams(self, heuristic)
-        return self._rtp[heuristic]
 
 
 def open_capture(path: str | Path, workers: int = 1) -> Capture:

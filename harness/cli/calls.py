@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from harness.cli.ladder import _strip, add_role_options, one_line_errors, roles_from
+from harness.media.find import rtp_streams
 
 EPILOG = """\
 columns: Call-ID; the hosts the call's messages went between (named by role); first and
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         capture = open_capture(args.capture)
         messages = capture.sip_messages()
-        streams = capture.rtp_streams() if messages else []
+        streams = rtp_streams(capture) if messages else []
     except CaptureError as exc:
         print(f"{prog}: {args.capture}: {_strip(str(exc), args.capture)}", file=sys.stderr)
         return 1

@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any
 
+from harness.media.find import rtp_streams
+
 EPILOG = """\
 events: per RTP stream, the packets of the telephone-event payload type (from a=rtpmap;
 without SDP, payload types 100 and 101 as tshark decodes them) grouped into events.
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     def work() -> tuple[Any, list[Any]]:
         cap = open_capture(args.capture)
-        return cap, [(s, s.dtmf_events()) for s in cap.rtp_streams(heuristic=args.heuristic)]
+        return cap, [(s, s.dtmf_events()) for s in rtp_streams(cap, heuristic=args.heuristic)]
 
     result = analyse("harness dtmf", args.capture, work)
     if result is None:

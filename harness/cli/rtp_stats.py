@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from harness.media.find import rtp_streams
+
 EPILOG = """\
 streams: RTP is found from the SDP of the SIP in the capture (UDP, or TCP reassembled);
 a capture without SDP is searched with a heuristic like tshark's rtp_udp. --heuristic adds
@@ -109,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
     def work() -> tuple[Any, list[Any]]:
         cap = open_capture(args.capture, workers=workers)
-        return cap, stats_of(cap.rtp_streams(heuristic=args.heuristic), workers=workers)
+        return cap, stats_of(rtp_streams(cap, heuristic=args.heuristic), workers=workers)
 
     result = analyse("harness rtp-stats", args.capture, work)
     if result is None:

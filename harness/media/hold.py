@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.media.find import rtp_streams
 from harness.media.silence import silence_windows
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def media_periods(cap: Capture) -> list[MediaPeriod]:
         for b in eps:
             if a.call_id == b.call_id and a.key != b.key and a.is_offer != b.is_offer:
                 pairs.setdefault((a.key, b.key), (a.address, b.address, a.call_id))
-    for st in cap.rtp_streams(heuristic=False):
+    for st in rtp_streams(cap, heuristic=False):
         dkey = (*addr_from_str(st.dst), st.dst_port)
         skey = (*addr_from_str(st.src), st.src_port)
         if dkey in by_key:
@@ -157,7 +158,7 @@ def check_hold(
 ) -> list[HoldFinding]:
     """Findings where a direction sent while it should be silent, or was silent longer
     than ``min_gap_ms`` while it should send (after ``grace_ms`` from each SDP change)."""
-    streams = cap.rtp_streams(heuristic=False)
+    streams = rtp_streams(cap, heuristic=False)
     times: dict[tuple[str, int, str, int], np.ndarray] = {}
     for st in streams:
         key = (st.src, st.src_port, st.dst, st.dst_port)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.verdict import step_order
+from harness.media.find import rtp_streams
 
 
 def allure_active() -> bool:
@@ -134,7 +135,7 @@ def attach_call_artifacts(
         written += [(page, "SIP ladder (interactive)", "html"), (svg, "SIP ladder", "svg")]
 
     if capture is not None:
-        streams = capture.rtp_streams()
+        streams = rtp_streams(capture)
         if streams:
             from harness.report.plots import plot_rtp
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.media.find import rtp_streams
 from harness.topology.config import role_names
 
 # Column order of the known roles (the seed's topology); unknown hosts follow, in order of
@@ -450,7 +451,7 @@ def ladder_of_capture(
     if not messages:
         raise LadderError(f"no SIP messages in the capture ({len(capture)} packets): "
                           "nothing to draw a ladder of")
-    streams = capture.rtp_streams()
+    streams = rtp_streams(capture)
     if call:
         messages = [m for m in messages if call in (_label_of(m)[2] or "")]
         if not messages:

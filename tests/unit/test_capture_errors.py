@@ -28,6 +28,7 @@ from capgen import (
 )
 
 from harness.capture import CaptureError, open_capture
+from harness.media.find import rtp_streams
 
 
 def _good(tmp_path: Path, count: int = 60) -> Path:
@@ -104,7 +105,7 @@ def test_truncated_last_packet(tmp_path: Path) -> None:
     cut.write_bytes(data[:-50])
     cap = open_capture(cut)
     assert cap.warnings == ["packet 120: cut short (164 of 214 bytes)"]
-    assert sum(len(s) for s in cap.rtp_streams()) == 119
+    assert sum(len(s) for s in rtp_streams(cap)) == 119
     out = _cli(cut)
     assert out.returncode == 0
     assert (
@@ -162,7 +163,7 @@ def _exercise(path: Path) -> None:
         return
     for msg in cap.sip_messages():
         assert msg.message is not None or msg.error
-    for stream in cap.rtp_streams(heuristic=True):
+    for stream in rtp_streams(cap, heuristic=True):
         stream.stats().tshark_row()
         stream.dtmf_events()
         stream.silence_windows(100)

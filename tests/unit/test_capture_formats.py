@@ -33,6 +33,7 @@ from capgen import (
 from harness.capture import open_capture
 from harness.capture.formats import gather
 from harness.capture.packets import addr_from_str, addr_to_str
+from harness.media.find import rtp_streams
 
 PAYLOAD = b"\x80\x00\x00\x01" + b"x" * 40
 
@@ -175,14 +176,14 @@ def test_helpers() -> None:
 def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -> None:
     from capgen import StreamSpec, merge
 
-    from harness.capture import rtpfind
+    from harness.media import find as rtpfind
 
     specs = [
         StreamSpec("10.9.0.1", 4000 + k, "10.9.0.2", 5000, ssrc=k % 3, count=50, seed=k)
         for k in range(6)
     ]
     path = write_pcap(tmp_path / "c.pcap", merge(*[s.frames() for s in specs]))
-    normal = [(s.key, s.frame.tolist()) for s in open_capture(path).rtp_streams()]
+    normal = [(s.key, s.frame.tolist()) for s in rtp_streams(open_capture(path))]
     real = rtpfind._hashes
 
     def colliding(cols):  # every row gets the same first hash
@@ -190,14 +191,15 @@ def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -
         return np.zeros_like(h1), h2
 
     monkeypatch.setattr(rtpfind, "_hashes", colliding)
-    forced = [(s.key, s.frame.tolist()) for s in open_capture(path).rtp_streams()]
+    forced = [(s.key, s.frame.tolist()) for s in rtp_streams(open_capture(path))]
     assert forced == normal and len(normal) == 6
 
 
 def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
     from capgen import StreamSpec, merge
 
-    from harness.capture import packets, rtpfind
+    from harness.capture import packets
+    from harness.media import find as rtpfind
     from harness.media import streams as media_streams
 
     specs = [
@@ -217,8 +219,8 @@ def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) ->
     for name in ("ts_ns", "ip_version", "proto", "src_lo", "ports", "payload_off", "head"):
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
     assert one.warnings == two.warnings == ["packet 1001: IPv4 header cut short"]
-    s1 = media_streams.stats_of(one.rtp_streams())
-    s2 = media_streams.stats_of(two.rtp_streams(), workers=2)
+    s1 = media_streams.stats_of(rtp_streams(one))
+    s2 = media_streams.stats_of(rtp_streams(two), workers=2)
     assert s1 == s2 and len(s1) == 4
 
 

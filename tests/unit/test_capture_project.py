@@ -12,6 +12,7 @@ import pytest
 from capgen import our_rows, tshark_rows
 
 from harness.capture import open_capture
+from harness.media.find import rtp_streams
 from harness.media.hold import check_hold, media_periods
 from harness.sip import Request
 
@@ -57,7 +58,7 @@ def test_sip_messages_as_tshark_frames_them() -> None:
 @needs_tshark
 @pytest.mark.parametrize("path", [LYNC, *REPORTS], ids=lambda p: p.name)
 def test_rtp_streams_equal_tshark(path: Path) -> None:
-    assert our_rows(open_capture(path).rtp_streams()) == tshark_rows(
+    assert our_rows(rtp_streams(open_capture(path))) == tshark_rows(
         path, heuristic=False, extra=DECODE_LYNC
     )
 

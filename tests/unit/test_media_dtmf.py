@@ -12,6 +12,7 @@ from capgen import T0, rtp, rtp_event, sdp, sip_request, sip_response, udp_frame
 
 from harness.capture import open_capture
 from harness.media.dtmf import DtmfEvent
+from harness.media.find import rtp_streams
 
 SIPP = Path("/usr/share/sip-tester")
 A, B = "10.2.0.1", "10.2.0.2"
@@ -20,7 +21,7 @@ A, B = "10.2.0.1", "10.2.0.2"
 @pytest.mark.skipif(not SIPP.is_dir(), reason="SIPp's pcaps are not installed")
 @pytest.mark.parametrize("digit", list("0123456789") + ["pound", "star"])
 def test_sipp_dtmf_pcaps(digit: str) -> None:
-    (stream,) = open_capture(SIPP / f"dtmf_2833_{digit}.pcap").rtp_streams()
+    (stream,) = rtp_streams(open_capture(SIPP / f"dtmf_2833_{digit}.pcap"))
     (ev,) = stream.dtmf_events()
     assert ev.digit == {"pound": "#", "star": "*"}.get(digit, digit)
     assert (ev.duration, ev.duration_ms, ev.volume) == (2240, 280.0, 10)
@@ -63,7 +64,7 @@ def _events(tmp_path: Path, spec: list, with_sdp: str | None = None) -> list[Dtm
             *frames,
         ]
     cap = open_capture(write_pcap(tmp_path / "dtmf.pcap", frames))
-    (stream,) = cap.rtp_streams()
+    (stream,) = rtp_streams(cap)
     return stream.dtmf_events()
 
 

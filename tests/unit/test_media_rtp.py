@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from harness.rtp.packet import RtpPacket, RtpParseError, looks_like_rtcp, seq_next, ts_next
 from harness.rtp.rfc4733 import (
     EventParseError,
     TelephoneEvent,
@@ -15,7 +16,6 @@ from harness.rtp.rfc4733 import (
     event_plan,
     event_to_digit,
 )
-from harness.rtp.packet import RtpPacket, RtpParseError, looks_like_rtcp, seq_next, ts_next
 from harness.rtp.tone import (
     ToneGenerator,
     linear_to_ulaw,

@@ -9,6 +9,7 @@ import pytest
 from capgen import T0, StreamSpec, merge, write_pcap
 
 from harness.capture import open_capture
+from harness.media.find import rtp_streams
 from harness.media.silence import direction_silence, overlap, silence_windows
 
 
@@ -37,15 +38,15 @@ def test_hold_gap_in_a_capture(tmp_path: Path) -> None:
         "10.3.0.1", 5000, "10.3.0.2", 6000, ssrc=2, count=100, start_ns=T0 + 8_000_000_000, seed=2
     )
     cap = open_capture(write_pcap(tmp_path / "hold.pcap", merge(a.frames(), b.frames())))
-    s1, s2 = cap.rtp_streams()
+    s1, s2 = rtp_streams(cap)
     (gap,) = s1.silence_windows(500)
     assert gap[1] - gap[0] == pytest.approx(2.02, abs=0.01)
-    whole = direction_silence(cap.rtp_streams(), "10.3.0.1", 5000, "10.3.0.2", 6000, 500)
+    whole = direction_silence(rtp_streams(cap), "10.3.0.1", 5000, "10.3.0.2", 6000, 500)
     assert whole[0] == gap
     held = whole[1]
     assert held[1] - held[0] == pytest.approx(3.02, abs=0.01)
     assert held[0] == pytest.approx(float(s1.time[-1]))
     assert held[1] == pytest.approx(float(s2.time[0]))
     assert direction_silence(
-        cap.rtp_streams(), "10.3.0.2", 6000, "10.3.0.1", 5000, 500, start=T0 / 1e9, end=T0 / 1e9 + 1
+        rtp_streams(cap), "10.3.0.2", 6000, "10.3.0.1", 5000, 500, start=T0 / 1e9, end=T0 / 1e9 + 1
     ) == [(T0 / 1e9, T0 / 1e9 + 1)]

@@ -11,6 +11,7 @@ from capgen import T0, StreamSpec, merge, rtp, udp_frame, write_pcap
 
 from harness.capture import open_capture
 from harness.media import stats as S
+from harness.media.find import rtp_streams
 
 
 def _random_stream(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
@@ -136,7 +137,7 @@ def test_extra_counters(tmp_path: Path) -> None:
     )
     frames = [udp_frame(t, base.src, base.dst, base.sport, base.dport, p) for t, p in pkts]
     cap = open_capture(write_pcap(tmp_path / "x.pcap", merge(frames, other.frames())))
-    first, second = cap.rtp_streams()
+    first, second = rtp_streams(cap)
     st = first.stats()
     assert (st.duplicates, st.out_of_order, st.lost_unique) == (1, 1, 1)
     assert st.timestamp_step == 160 and st.timestamp_anomalies == 2  # into and out of 70

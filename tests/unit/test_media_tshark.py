@@ -37,6 +37,7 @@ from capgen import (
 )
 
 from harness.capture import open_capture
+from harness.media.find import rtp_streams
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 
@@ -48,7 +49,7 @@ def assert_same(
     path: Path, heuristic: bool = True, ours: bool | None = None, extra: tuple[str, ...] = ()
 ) -> dict:
     theirs = tshark_rows(path, heuristic=heuristic, extra=extra)
-    mine = our_rows(open_capture(path).rtp_streams(heuristic=ours))
+    mine = our_rows(rtp_streams(open_capture(path), heuristic=ours))
     assert theirs, "tshark found no stream: the scenario is broken"
     assert mine == theirs
     return mine
@@ -295,7 +296,7 @@ def test_sdp_guided_streams_equal_tshark(tmp_path: Path) -> None:
     assert len(mine) == 4  # 30010 -> 40010 was never announced
     payloads = {row[7] for row in mine.values()}
     assert payloads == {"opus", "g722", "telephone-event"}
-    streams = open_capture(path).rtp_streams()
+    streams = rtp_streams(open_capture(path))
     assert all(s.setup_frame in (1, 2) for s in streams)
     opus = next(s for s in streams if s.ssrc == 0x1111)
     assert opus.clock_rate == 48000 and opus.rtpmap[101] == ("telephone-event", 8000)
@@ -343,5 +344,5 @@ def test_cli_tshark_block_is_byte_identical(tmp_path: Path) -> None:
     ).stdout
     from harness.cli.rtp_stats import tshark_block
 
-    ours = tshark_block([s.stats() for s in open_capture(path).rtp_streams()])
+    ours = tshark_block([s.stats() for s in rtp_streams(open_capture(path))])
     assert ours == theirs

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from harness.rtp.rfc4733 import TelephoneEvent
-from harness.rtp.packet import RtpPacket
 from harness.peers.common.api import MediationApi
 from harness.peers.common.behaviour import Behaviour, BehaviourError
 from harness.peers.common.control import ControlServer, HttpError, HttpRequest, HttpResponse
 from harness.peers.common.log import LineLog
-from harness.peers.lync.mediation import Config, MediationServer
 from harness.peers.common.records import CallRecord, CallStore, set_state
 from harness.peers.common.rtp_session import RtpSession
+from harness.peers.lync.mediation import Config, MediationServer
 from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
+from harness.rtp.packet import RtpPacket
+from harness.rtp.rfc4733 import TelephoneEvent
 
 LOCAL = "127.0.0.1"
 

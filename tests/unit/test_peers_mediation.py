@@ -15,10 +15,10 @@ from typing import Any, Self, TypeVar
 
 import pytest
 
-from harness.rtp.rfc4733 import TelephoneEvent
-from harness.rtp.packet import RtpPacket
 from harness.peers.common.log import LineLog
 from harness.peers.lync.mediation import Config, MediationServer
+from harness.rtp.packet import RtpPacket
+from harness.rtp.rfc4733 import TelephoneEvent
 from harness.sip.auth import make_challenge, parse_authorization, verify
 from harness.sip.framing import StreamFramer
 from harness.sip.message import Headers, Request, Response, parse_message

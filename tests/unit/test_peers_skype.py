@@ -15,9 +15,9 @@ from typing import Any, Self, TextIO, cast
 
 import pytest
 
-from harness.rtp.packet import RtpPacket
 from harness.peers.common.log import LineLog
 from harness.peers.skype.service import Config, SkypeService, build_parser, config_from_args
+from harness.rtp.packet import RtpPacket
 from harness.sip.auth import build_authorization, parse_challenge
 from harness.sip.builder import (
     make_ack,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness.peers.common.behaviour import BehaviourError
+from harness.peers.common.udp import mark_received, server_key
 from harness.peers.skype.registrar import DigestAuthority, Registrar
 from harness.peers.skype.rules import (
     SkypeBehaviour,
@@ -18,7 +19,6 @@ from harness.peers.skype.rules import (
     same_number,
     uri_user,
 )
-from harness.peers.common.udp import mark_received, server_key
 from harness.peers.skype.wire import CodecTone, linear_to_alaw, offer_media, warning
 from harness.sip.auth import build_authorization
 from harness.sip.builder import make_request, via_value

@@ -22,6 +22,7 @@ from harness.analysis.legs import Roles
 from harness.analysis.lync_flow import check_lync_flow
 from harness.analysis.verdict import Verdict
 from harness.capture import open_capture
+from harness.media.find import rtp_streams
 from harness.report.ladder import (
     LadderError,
     build_ladder,
@@ -256,7 +257,7 @@ def test_a_dropped_packet_fails_the_flow_and_the_ladder_still_draws(tmp_path, ca
 def test_a_capture_without_rtp_still_gets_a_ladder(tmp_path):
     path = derive(tmp_path / "no_rtp.pcap", lambda p, _: not is_rtp(p))
     cap = open_capture(path)
-    assert cap.rtp_streams() == []
+    assert rtp_streams(cap) == []
     ladder = ladder_of_capture(cap, ROLES)
     assert ladder.bands == [] and len(ladder.holds) == 2
     arrows = svg_arrows(render_svg(ladder))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from harness.capture import open_capture
+from harness.media.find import rtp_streams
 from harness.report.ladder import ladder_of_capture, topology_roles
 from harness.report.plots import plot_rtp, stream_series
 
@@ -30,7 +31,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_series_give_tsharks_min_mean_max(capture):
-    streams = capture.rtp_streams()
+    streams = rtp_streams(capture)
     assert len(streams) == 4
     for stream in streams:
         s = stream_series(stream)
@@ -47,7 +48,7 @@ def test_series_give_tsharks_min_mean_max(capture):
 def test_series_see_the_hold_gap(capture):
     # The softphone's stream has no marker bit on the first packet after the hold: its
     # 840 ms gap is tshark's "Max Delta" (840.705 ms).
-    stream = next(s for s in capture.rtp_streams() if s.src == "192.168.100.40")
+    stream = next(s for s in rtp_streams(capture) if s.src == "192.168.100.40")
     s = stream_series(stream)
     assert round(float(s.delta_ms[s.regular].max()), 3) == 840.705
     assert s.time[0] == pytest.approx(0.400502, abs=1e-6)  # seconds from the first packet
@@ -55,7 +56,7 @@ def test_series_see_the_hold_gap(capture):
 
 def test_plot_writes_a_png(tmp_path, capture):
     ladder = ladder_of_capture(capture, topology_roles())
-    path = plot_rtp(capture.rtp_streams(), tmp_path / "rtp.png", holds=ladder.holds,
+    path = plot_rtp(rtp_streams(capture), tmp_path / "rtp.png", holds=ladder.holds,
                     origin=ladder.origin, names=ladder.names, max_delta_ms=60, max_jitter_ms=3)
     width, height = png_size(path)
     assert (width, height) == (1300, 1170)  # 13 in wide; a 2.6 in row per stream
@@ -63,7 +64,7 @@ def test_plot_writes_a_png(tmp_path, capture):
 
 
 def test_plot_takes_plain_hold_windows_and_one_stream(tmp_path, capture):
-    path = plot_rtp(capture.rtp_streams()[:1], tmp_path / "one.png", holds=[(1.18, 1.98)])
+    path = plot_rtp(rtp_streams(capture)[:1], tmp_path / "one.png", holds=[(1.18, 1.98)])
     assert png_size(path)[0] == 1300
 
 
@@ -74,7 +75,7 @@ def test_plot_without_streams_is_an_error(tmp_path):
 
 
 def test_series_of_an_unknown_clock_have_no_jitter(capture):
-    stream = capture.rtp_streams()[0]
+    stream = rtp_streams(capture)[0]
     clockless = dataclasses.replace(stream, jitter_clock=np.zeros_like(stream.jitter_clock))
     s = stream_series(clockless)
     assert not s.has_jitter and not s.jitter_ms.any()

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Self
 
-from harness.rtp.rfc4733 import TelephoneEvent, digit_to_event, event_plan, event_to_digit
 from harness.rtp.packet import PT_PCMU, RtpPacket, RtpParseError, looks_like_rtcp
+from harness.rtp.rfc4733 import TelephoneEvent, digit_to_event, event_plan, event_to_digit
 from harness.rtp.tone import ToneGenerator
 
 PTIME_S = 0.020

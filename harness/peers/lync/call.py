@@ -14,10 +14,8 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from harness.peers.lync import wire as lf
 from harness.peers.common.behaviour import Behaviour
 from harness.peers.common.call_base import RecordedCall
-from harness.peers.lync.dialog import Dialog
 from harness.peers.common.offer_answer import (
     LocalSdp,
     NotAcceptable,
@@ -29,6 +27,8 @@ from harness.peers.common.offer_answer import (
 from harness.peers.common.records import CallRecord, CallStore
 from harness.peers.common.rtp_session import EventFn, RtpSession
 from harness.peers.common.tcp import SipConnection, SipTransport, summary
+from harness.peers.lync import wire as lf
+from harness.peers.lync.dialog import Dialog
 from harness.peers.lync.transactions import TransactionLayer
 from harness.sip.auth import build_authorization
 from harness.sip.errors import SipParseError, SipUsageError

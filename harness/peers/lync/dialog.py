@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.peers.lync.wire import DialogView, new_msopaque
 from harness.peers.common.tcp import SipConnection
+from harness.peers.lync.wire import DialogView, new_msopaque
 from harness.sip.errors import SipParseError
 from harness.sip.message import Request, Response
 from harness.sip.uri import NameAddr, SipUri, parse_name_addrs

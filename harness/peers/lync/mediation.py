@@ -14,11 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.rtp.tone import ToneGenerator
-from harness.peers.lync import wire as lf
 from harness.peers.common.api import MediationApi
 from harness.peers.common.behaviour import Behaviour, BehaviourError
-from harness.peers.lync.call import ALLOWED, Call, CallContext, Credentials
 from harness.peers.common.cli import from_args, hostport, port_range, run, serve_until_signalled
 from harness.peers.common.control import ControlServer
 from harness.peers.common.log import LineLog
@@ -26,7 +23,10 @@ from harness.peers.common.records import CallRecord, CallStore
 from harness.peers.common.rtp_session import EventFn, RtpSession
 from harness.peers.common.salvage import salvage_request
 from harness.peers.common.tcp import SipConnection, SipTransport
+from harness.peers.lync import wire as lf
+from harness.peers.lync.call import ALLOWED, Call, CallContext, Credentials
 from harness.peers.lync.transactions import TransactionLayer
+from harness.rtp.tone import ToneGenerator
 from harness.sip.errors import SipParseError
 from harness.sip.message import Request, Response
 from harness.sip.uri import SipUri

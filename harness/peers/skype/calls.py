@@ -24,15 +24,15 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from harness.peers.skype import wire
 from harness.peers.common.call_base import RecordedCall
 from harness.peers.common.offer_answer import NotAcceptable, answer_direction
 from harness.peers.common.rtp_session import EventFn, RtpSession
 from harness.peers.common.tcp import summary
+from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint
+from harness.peers.skype import wire
 from harness.peers.skype.echo import EchoSession
 from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
 from harness.peers.skype.rules import CodecChoice, SkypeBehaviour, choose_codec, codec_name
-from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint
 from harness.sip.builder import make_ack, make_cancel, new_branch, with_tag
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Request, Response

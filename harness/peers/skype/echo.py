@@ -16,8 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from harness.rtp.packet import RtpPacket
 from harness.peers.common.rtp_session import RtpSession
+from harness.rtp.packet import RtpPacket
 
 Address = tuple[str, int]
 

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.peers.skype import wire
 from harness.peers.common.behaviour import BehaviourError
 from harness.peers.common.cli import from_args, hostport, port_range, run, serve_until_signalled
 from harness.peers.common.control import ControlServer, HttpError
@@ -37,6 +36,8 @@ from harness.peers.common.offer_answer import NotAcceptable
 from harness.peers.common.records import add_event, set_state
 from harness.peers.common.rtp_session import EventFn, RtpSession
 from harness.peers.common.salvage import salvage_request
+from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint, mark_received
+from harness.peers.skype import wire
 from harness.peers.skype.api import SkypeApi
 from harness.peers.skype.calls import (
     CallContext,
@@ -59,7 +60,6 @@ from harness.peers.skype.rules import (
     same_number,
     uri_user,
 )
-from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint, mark_received
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Request, Response
 from harness.sip.uri import parse_name_addrs

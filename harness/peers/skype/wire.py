@@ -13,8 +13,8 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harness.rtp.tone import ToneGenerator
 from harness.peers.skype.rules import CODECS, CodecChoice
+from harness.rtp.tone import ToneGenerator
 from harness.sip.builder import REASON_PHRASES, make_request, make_response, via_value
 from harness.sip.message import Request, Response
 

@@ -210,6 +210,20 @@ def _ssrc_column(head: np.ndarray, sel: np.ndarray) -> np.ndarray:
 PARALLEL_MIN = 200_000  # packets: below this the SIP is parsed before the grouping
 
 
+def rtp_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
+    """RTP streams of the capture, in order of first packet (found once, then kept).
+
+    ``heuristic``: None (default) finds streams from SDP, and heuristically only when
+    the capture carries no SDP at all; True adds heuristic streams to the SDP ones;
+    False uses SDP only.
+    """
+    key = ("rtp_streams", heuristic)
+    found = cap.derived.get(key)
+    if found is None:
+        found = cap.derived[key] = find_streams(cap, heuristic)
+    return found  # type: ignore[return-value]
+
+
 def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
     head = cap.head
     sel = np.flatnonzero(
