@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from capgen import (
+
+from harness.capture import CaptureError, open_capture
+from harness.media.find import rtp_streams
+from tests.support.capgen import (
     ETHERNET,
     T0,
     Frame,
@@ -26,9 +29,6 @@ from capgen import (
     write_pcap,
     write_pcapng,
 )
-
-from harness.capture import CaptureError, open_capture
-from harness.media.find import rtp_streams
 
 
 def _good(tmp_path: Path, count: int = 60) -> Path:

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from capgen import (
+
+from harness.capture import open_capture
+from harness.capture.formats import gather
+from harness.capture.packets import addr_from_str, addr_to_str
+from harness.media.find import rtp_streams
+from tests.support.capgen import (
     ETHERNET,
     IPV4,
     IPV6,
@@ -29,11 +34,6 @@ from capgen import (
     write_pcap,
     write_pcapng,
 )
-
-from harness.capture import open_capture
-from harness.capture.formats import gather
-from harness.capture.packets import addr_from_str, addr_to_str
-from harness.media.find import rtp_streams
 
 PAYLOAD = b"\x80\x00\x00\x01" + b"x" * 40
 
@@ -174,9 +174,8 @@ def test_helpers() -> None:
 
 
 def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -> None:
-    from capgen import StreamSpec, merge
-
     from harness.media import find as rtpfind
+    from tests.support.capgen import StreamSpec, merge
 
     specs = [
         StreamSpec("10.9.0.1", 4000 + k, "10.9.0.2", 5000, ssrc=k % 3, count=50, seed=k)
@@ -196,11 +195,10 @@ def test_stream_grouping_survives_hash_collisions(tmp_path: Path, monkeypatch) -
 
 
 def test_a_second_process_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
-    from capgen import StreamSpec, merge
-
     from harness.capture import packets
     from harness.media import find as rtpfind
     from harness.media import streams as media_streams
+    from tests.support.capgen import StreamSpec, merge
 
     specs = [
         StreamSpec("10.9.0.1", 4000 + k, "10.9.0.2", 5000, ssrc=k, count=300, seed=k, loss=0.02)

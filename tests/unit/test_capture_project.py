@@ -9,15 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from capgen import our_rows, tshark_rows
 
 from harness.capture import open_capture
 from harness.media.find import rtp_streams
 from harness.media.hold import check_hold, media_periods
 from harness.sip import Request
+from tests.support.capgen import our_rows, tshark_rows
 
 HERE = Path(__file__).parent
-LYNC = HERE / "capture_data" / "lync_outbound_sll2.pcap"
+LYNC = HERE / "data" / "lync_outbound_sll2.pcap"
 # captures the topology tests left behind (finished ones: a minute old)
 REPORTS = sorted(
     p

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capgen import T0, sdp, sip_request, sip_response, tcp_frame, udp_frame, write_pcap
-
 from harness.capture import open_capture
 from harness.sip import Request, Response
+from tests.support.capgen import (
+    T0,
+    sdp,
+    sip_request,
+    sip_response,
+    tcp_frame,
+    udp_frame,
+    write_pcap,
+)
 
 A, B = "10.4.0.1", "10.4.0.2"
 INV = sip_request("INVITE", "t1", 1, sdp(A, 30000, [(0, None)]))

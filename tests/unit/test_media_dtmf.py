@@ -8,11 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from capgen import T0, rtp, rtp_event, sdp, sip_request, sip_response, udp_frame, write_pcap
 
 from harness.capture import open_capture
 from harness.media.dtmf import DtmfEvent
 from harness.media.find import rtp_streams
+from tests.support.capgen import (
+    T0,
+    rtp,
+    rtp_event,
+    sdp,
+    sip_request,
+    sip_response,
+    udp_frame,
+    write_pcap,
+)
 
 SIPP = Path("/usr/share/sip-tester")
 A, B = "10.2.0.1", "10.2.0.2"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from capgen import T0, StreamSpec, merge, sdp, sip_request, sip_response, udp_frame, write_pcap
-
 from harness.capture import open_capture
 from harness.media.hold import check_hold, media_periods
+from tests.support.capgen import (
+    T0,
+    StreamSpec,
+    merge,
+    sdp,
+    sip_request,
+    sip_response,
+    udp_frame,
+    write_pcap,
+)
 
 A, B = "10.5.0.1", "10.5.0.2"
 S = 1_000_000_000

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from capgen import T0, StreamSpec, merge, write_pcap
 
 from harness.capture import open_capture
 from harness.media.find import rtp_streams
 from harness.media.silence import direction_silence, overlap, silence_windows
+from tests.support.capgen import T0, StreamSpec, merge, write_pcap
 
 
 def test_gaps_longer_than_the_threshold() -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from capgen import T0, StreamSpec, merge, rtp, udp_frame, write_pcap
 
 from harness.capture import open_capture
 from harness.media import stats as S
 from harness.media.find import rtp_streams
+from tests.support.capgen import T0, StreamSpec, merge, rtp, udp_frame, write_pcap
 
 
 def _random_stream(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:

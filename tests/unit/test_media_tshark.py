@@ -9,7 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from capgen import (
+
+from harness.capture import open_capture
+from harness.media.find import rtp_streams
+from tests.support.capgen import (
     ETHERNET,
     IPV4,
     IPV6,
@@ -35,9 +38,6 @@ from capgen import (
     write_pcap,
     write_pcapng,
 )
-
-from harness.capture import open_capture
-from harness.media.find import rtp_streams
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sip_samples import seed
 
 from harness.sip import Request, Response, SipUsageError, parse_message
 from harness.sip.builder import (
@@ -21,6 +20,7 @@ from harness.sip.builder import (
 )
 from harness.sip.lint import lint_message
 from harness.sip.sdp import SessionDescription
+from tests.support.sip_samples import seed
 
 
 def test_identifiers():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 import pytest
-from sip_samples import LYNC_LEG, OPTIONS, seed
 
 from harness.sip import SipParseError, StreamFramer, parse_message
 from harness.sip.framing import split_stream
+from tests.support.sip_samples import LYNC_LEG, OPTIONS, seed
 
 STREAM_PARTS = [seed(name) for name in LYNC_LEG]
 STREAM = b"".join(STREAM_PARTS)

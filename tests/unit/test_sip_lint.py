@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sip_samples import LYNC_LEG, OPTIONS, SEED_DIR, SEED_FILES, crlf, seed
 
 from harness.cli import main
 from harness.sip.lint import lint_bytes, lint_message, split_input
+from tests.support.sip_samples import LYNC_LEG, OPTIONS, SEED_DIR, SEED_FILES, crlf, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 

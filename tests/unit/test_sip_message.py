@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sip_samples import OPTIONS, SEED_FILES, crlf, seed
 
 from harness.sip import Header, Headers, Request, Response, SipParseError, parse_message
 from harness.sip.errors import SipUsageError
 from harness.sip.message import compact_form, header_key
+from tests.support.sip_samples import OPTIONS, SEED_FILES, crlf, seed
 
 # -- the seed trace -------------------------------------------------------------------
 

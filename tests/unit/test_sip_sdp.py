@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sip_samples import seed
 
 from harness.sip import (
     Connection,
@@ -15,6 +14,7 @@ from harness.sip import (
     parse_message,
 )
 from harness.sip.sdp import Timing
+from tests.support.sip_samples import seed
 
 
 def sdp_of(name: str) -> SessionDescription:

@@ -8,9 +8,9 @@ CRLF line ends, once the INVITE's two lost ``a=rtpmap`` lines (3 GSM, 8 PCMA) ar
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.support.paths import SEED_SIP_DIR
 
-SEED_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "sip" / "seed"
+SEED_DIR = SEED_SIP_DIR
 SEED_FILES = sorted(SEED_DIR.glob("*.sip"))
 
 

@@ -13,6 +13,7 @@ import random
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # ----------------------------------------------------------------------------- network
 
@@ -20,7 +21,7 @@ from pathlib import Path
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
@@ -302,7 +303,7 @@ class StreamSpec:
         step = self.clock * self.ptime_ms // 1000
         out: list[tuple[int, int, bytes]] = []
         extra = 0
-        lost = set()
+        lost: set[int] = set()
         for a, b in self.bursts:
             lost.update(range(a, b))
         for i in range(self.count):
@@ -418,7 +419,10 @@ def sip_response(
 T0 = 1_700_000_000_000_000_000  # an epoch time in ns, for generated captures
 
 
-def tshark_rows(path: Path, heuristic: bool = True, extra: tuple[str, ...] = ()) -> dict:
+Rows = dict[tuple[str, ...], list[str]]
+
+
+def tshark_rows(path: Path, heuristic: bool = True, extra: tuple[str, ...] = ()) -> Rows:
     """tshark's ``-q -z rtp,streams`` rows, keyed by (src, sport, dst, dport, ssrc) text,
     each the row's whitespace-split tokens (what our ``StreamStats.tshark_row`` prints)."""
     import subprocess
@@ -438,8 +442,8 @@ def tshark_rows(path: Path, heuristic: bool = True, extra: tuple[str, ...] = ())
     return rows
 
 
-def our_rows(streams: list) -> dict:
-    rows = {}
+def our_rows(streams: list[Any]) -> Rows:
+    rows: Rows = {}
     for s in streams:
         tokens = s.stats().tshark_row().split()
         rows[tuple(tokens[2:7])] = tokens
