@@ -14,6 +14,7 @@ import argparse
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _ip_udp(src: int, dst: int, sport: int, dport: int, payload: bytes) -> bytes
     return ETH + ip + struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
-def generate(path: Path, packets: int, seed: int = 1) -> dict:
+def generate(path: Path, packets: int, seed: int = 1) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     duration_s = 120
     per_stream = duration_s * 50
@@ -129,7 +130,9 @@ def generate(path: Path, packets: int, seed: int = 1) -> dict:
     return _write(path, parts, extra)
 
 
-def _write(path: Path, parts: list[dict], extra: list[tuple[int, bytes]]) -> dict:
+def _write(
+    path: Path, parts: list[dict[str, np.ndarray]], extra: list[tuple[int, bytes]]
+) -> dict[str, Any]:
     cat = {
         k: np.concatenate([p[k] for p in parts]) for k in ("t", "seq", "ts", "pt", "len", "marker")
     }
@@ -162,8 +165,8 @@ def _write(path: Path, parts: list[dict], extra: list[tuple[int, bytes]]) -> dic
     put(p + 8, caplen, "<u4")
     put(p + 12, caplen, "<u4")
     e = p + 16
-    for k, b in enumerate(ETH):
-        buf[e + k] = b
+    for j, byte in enumerate(ETH):
+        buf[e + j] = byte
     ip = e + 14
     buf[ip] = 0x45
     buf[ip + 1] = 0

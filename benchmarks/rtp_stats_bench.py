@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -68,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         print(f"generated in {time.perf_counter() - t:.1f} s")
     size = capture.stat().st_size
-    count = "from harness.capture import open_capture; import sys; print(len(open_capture(sys.argv[1])))"
+    count = (
+        "from harness.capture import open_capture; import sys;"
+        " print(len(open_capture(sys.argv[1])))"
+    )
     packets = int(
         subprocess.run(
             [sys.executable, "-c", count, str(capture)], capture_output=True, text=True, check=True
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             outputs[name] = out
     os.chdir(ROOT)
 
-    summary: dict[str, dict] = {}
+    summary: dict[str, dict[str, Any]] = {}
     for name, runs in results.items():
         walls = [w for w, _ in runs]
         peak = statistics.median(r for _, r in runs)

@@ -6,7 +6,7 @@
 #   bash containers/bootstrap.sh            # everything
 #   bash containers/bootstrap.sh --no-images  # venv and host tools only (unit tests)
 #
-# What it does on Debian as root when something is missing (DESIGN.md, "Facts measured"):
+# What it does on Debian as root when something is missing:
 #   apt: python3-venv, tshark, sip-tester, and for the engine docker.io + iptables
 #   dockerd started in the background (log: /var/log/sip-harness/dockerd.log)
 #   compose v2 from Debian sid's docker-compose package, fetched with a separate apt

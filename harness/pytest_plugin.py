@@ -13,16 +13,17 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from harness.topology.capture import CaptureResult
+    from harness.analysis.verdict import Verdict
+    from harness.flows.run import CallPcap, CallRun
+    from harness.gtalk import GtalkUser
     from harness.topology.topology import Topology
 
 MARKERS = {
@@ -36,20 +37,28 @@ MARKERS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sip-harness", "SIP interoperability harness")
     group.addoption(
-        "--keep-topology", action="store_true", default=False,
+        "--keep-topology",
+        action="store_true",
+        default=False,
         help="leave the compose topology running after the session; the next run reuses it",
     )
     group.addoption(
-        "--harness-net-prefix", default=None, metavar="A.B.C",
+        "--harness-net-prefix",
+        default=None,
+        metavar="A.B.C",
         help="first three octets of the topology's /24 (default 192.168.100, the seed's; "
         "or HARNESS_NET_PREFIX)",
     )
     group.addoption(
-        "--attach-passing", action="store_true", default=False,
+        "--attach-passing",
+        action="store_true",
+        default=False,
         help="attach pcap, ladder and plots for passing call flows too (always for failing ones)",
     )
     group.addoption(
-        "--reports-dir", default=None, metavar="DIR",
+        "--reports-dir",
+        default=None,
+        metavar="DIR",
         help="where pcaps, SIPp logs and Asterisk logs go (default: reports/ in the repository)",
     )
 
@@ -64,34 +73,16 @@ def pytest_configure(config: pytest.Config) -> None:
 class FlowReport:
     """What a call-flow test did: its runs and their verdicts."""
 
-    entries: list[tuple[Any, Any]] = field(default_factory=list)  # (CallRun, Verdict)
+    entries: list[tuple[CallRun, Verdict]] = field(default_factory=list)
 
-    def add(self, run: Any, verdict: Any) -> Any:
+    def add(self, run: CallRun, verdict: Verdict) -> Verdict:
         self.entries.append((run, verdict))
         return verdict
 
 
 FLOW_KEY = pytest.StashKey[FlowReport]()
 TOPOLOGY_KEY = pytest.StashKey["Topology"]()
-SUMMARY_KEY = pytest.StashKey[list[tuple[str, Any]]]()
-
-
-@dataclass
-class CallPcap:
-    """The test's capture: `stop()` before analysing; the fixture stops it otherwise."""
-
-    topology: Topology
-    relative: str
-    path: Path
-    started: float = field(default_factory=time.time)  # wall clock, to cut logs to the call
-    stopped: float | None = None
-    result: CaptureResult | None = None
-
-    def stop(self) -> CaptureResult:
-        if self.result is None:
-            self.result = self.topology.capture.stop(self.relative)
-            self.stopped = time.time()
-        return self.result
+SUMMARY_KEY = pytest.StashKey["list[tuple[str, Verdict]]"]()
 
 
 @pytest.fixture(scope="session")
@@ -139,9 +130,11 @@ def _pcap_name(nodeid: str) -> str:
 
 @pytest.fixture
 def call_pcap(topology: Topology, request: pytest.FixtureRequest) -> Iterator[CallPcap]:
+    from harness.flows.run import CallPcap
+
     relative = f"pcaps/{_pcap_name(request.node.nodeid)}.pcap"
     path = topology.capture.start(relative)
-    pcap = CallPcap(topology, relative, path)
+    pcap = CallPcap(topology.capture, relative, path)
     yield pcap
     pcap.stop()
 
@@ -153,35 +146,39 @@ def flow_report(request: pytest.FixtureRequest) -> FlowReport:
     return report
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     flows = item.stash.get(FLOW_KEY, None)
     if report.when != "call" or flows is None or not flows.entries:
-        return
-    for run, verdict in flows.entries:
+        return report
+    for _run, verdict in flows.entries:
         item.config.stash[SUMMARY_KEY].append((item.nodeid, verdict))
     if report.passed and not item.config.option.attach_passing:
-        return
-    from harness.report.artifacts import collect_artifacts
+        return report
+    from harness.flows.artifacts import collect_artifacts
 
     topo = item.config.stash.get(TOPOLOGY_KEY, None)
     for run, verdict in flows.entries:
         paths = collect_artifacts(run, verdict, topo, failed=report.failed)
         if paths:
             report.sections.append(("call-flow artifacts", "\n".join(str(p) for p in paths)))
+    return report
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     entries = config.stash.get(SUMMARY_KEY, [])
     if not entries:
         return
     from harness.report.attachments import summary_table
 
-    families: dict[str, list[Any]] = {}
+    families: dict[str, list[Verdict]] = {}
     for _, verdict in entries:
-        families.setdefault(getattr(verdict, "family", "") or "call flows", []).append(verdict)
+        families.setdefault(verdict.family or "call flows", []).append(verdict)
     for family, verdicts in families.items():
         terminalreporter.write_sep("=", f"{family}: call flows by step")
         for line in summary_table(verdicts).splitlines():
@@ -189,9 +186,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @pytest.fixture(scope="session")
-def gtalk_user(topology: Topology) -> Iterator[Any]:
+def gtalk_user(topology: Topology) -> Iterator[GtalkUser]:
     """The seed's Google Talk user (sara@gmail.test), signed in to the XMPP service."""
-    from harness.gtalk.bot import GtalkError, GtalkUser
+    from harness.gtalk import GtalkError, GtalkUser
 
     user = GtalkUser("sara@gmail.test", "sara-xmpp", "127.0.0.1", topology.config.xmpp_port)
     try:

@@ -12,16 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from harness.capture.sip import CapturedSip
-from harness.roles import Roles
-from harness.sip.message import Request, Response
+from harness.roles import ASTERISK, MEDIATION, Roles
 from harness.sip.uri import NameAddr, SipUri
 
-Message = Request | Response
-
-
-# One record from capture to report: a leg's events are the capture's SIP messages with
-# their hosts named by role.
-SipEvent = CapturedSip
+# The trunk every family's flows cross: Asterisk <-> the Mediation Server, over TCP.
+LYNC_LEG = "Lync trunk (TCP)"
 
 
 @dataclass
@@ -29,8 +24,9 @@ class Leg:
     name: str
     transport: str
     roles: tuple[str, str]
-    events: list[SipEvent] = field(default_factory=list)  # the call's dialog, in order
-    others: list[SipEvent] = field(default_factory=list)  # OPTIONS, REGISTER, other calls
+    # A leg's events are the capture's SIP messages with their hosts named by role.
+    events: list[CapturedSip] = field(default_factory=list)  # the call's dialog, in order
+    others: list[CapturedSip] = field(default_factory=list)  # OPTIONS, REGISTER, other calls
 
     @property
     def call_id(self) -> str | None:
@@ -41,24 +37,26 @@ class Leg:
         first = next((e for e in self.events if e.is_request and e.method == "INVITE"), None)
         return first.sender if first else None
 
-    def find(self, pred: Callable[[SipEvent], bool], after: int = -1) -> tuple[int, SipEvent | None]:
+    def find(self, pred: Callable[[CapturedSip], bool],
+             after: int = -1) -> tuple[int, CapturedSip | None]:
         """The first event past index `after` that matches, with its index (or -1, None)."""
         for i in range(after + 1, len(self.events)):
             if pred(self.events[i]):
                 return i, self.events[i]
         return -1, None
 
-    def requests(self, method: str | None = None, sender: str | None = None) -> list[SipEvent]:
+    def requests(self, method: str | None = None, sender: str | None = None) -> list[CapturedSip]:
         return [e for e in self.events if e.is_request
                 and (method is None or e.method == method)
                 and (sender is None or e.sender == sender)]
 
-    def responses_to(self, request: SipEvent) -> list[SipEvent]:
+    def responses_to(self, request: CapturedSip) -> list[CapturedSip]:
         return [e for e in self.events if not e.is_request
                 and e.msg.cseq == request.msg.cseq and e.sender == request.receiver]
 
 
-def build_leg(name: str, transport: str, roles: tuple[str, str], events: Iterable[SipEvent]) -> Leg:
+def build_leg(name: str, transport: str, roles: tuple[str, str],
+              events: Iterable[CapturedSip]) -> Leg:
     leg = Leg(name, transport, roles)
     mine = [e for e in events if {e.sender, e.receiver} == set(roles)]
     call_id = next((e.msg.call_id for e in mine if e.is_request and e.method == "INVITE"), None)
@@ -70,9 +68,15 @@ def build_leg(name: str, transport: str, roles: tuple[str, str], events: Iterabl
     return leg
 
 
-def to_events(captured: Iterable[CapturedSip], roles: Roles) -> tuple[list[SipEvent], list[str]]:
+def lync_trunk(events: Iterable[CapturedSip]) -> Leg:
+    """The Lync trunk's call: Asterisk <-> Mediation Server, over TCP."""
+    return build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+
+
+def to_events(captured: Iterable[CapturedSip],
+              roles: Roles) -> tuple[list[CapturedSip], list[str]]:
     """The parsed messages named by role; unparsable ones become problems to report."""
-    events: list[SipEvent] = []
+    events: list[CapturedSip] = []
     problems: list[str] = []
     for c in captured:
         if c.message is None:

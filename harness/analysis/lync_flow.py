@@ -8,11 +8,22 @@ relayed). Then the header rules, the SDP rules and the RTP rules on each leg.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.analysis.legs import Leg, Roles, SipEvent, build_leg, to_events, uri_of
+from harness.analysis.cursor import (
+    Cursor,
+    Predicate,
+    direction_is,
+    has_header,
+    parsed_events,
+    req,
+    request_of,
+    resp,
+    ruri_user,
+    user_of,
+)
+from harness.analysis.legs import LYNC_LEG, Leg, build_leg, lync_trunk, uri_of
 from harness.analysis.rtp_rules import MediaTimeline, check_leg_media
 from harness.analysis.sdp_rules import (
     check_codecs,
@@ -22,75 +33,20 @@ from harness.analysis.sdp_rules import (
 )
 from harness.analysis.sip_rules import check_leg_headers
 from harness.analysis.verdict import Verdict
+from harness.capture.capture import Capture
+from harness.capture.sip import CapturedSip
+from harness.roles import ASTERISK, MEDIATION, SOFTPHONE, Roles
 
-ASTERISK, MEDIATION, SOFTPHONE = "Asterisk", "Mediation Server", "Softphone"
-LYNC_LEG, PHONE_LEG = "Lync trunk (TCP)", "softphone (UDP)"
+PHONE_LEG = "softphone (UDP)"
 LYNC_NUMBER = "+14255550150"
 
 
-@dataclass
-class Cursor:
-    """Walks a leg in order: each step is looked for after the previous one."""
-
-    v: Verdict
-    leg: Leg
-    at: int = -1
-
-    def expect(self, step: str, subject: str, pred: Callable[[SipEvent], bool],
-               expected: str, advance: bool = True) -> SipEvent | None:
-        idx, event = self.leg.find(pred, self.at)
-        if event is None:
-            # What came instead: the next three distinct messages (retransmissions once).
-            rest: list[str] = []
-            labels: set[str] = set()
-            for e in self.leg.events[self.at + 1:]:
-                if e.label() not in labels and len(rest) < 3:
-                    labels.add(e.label())
-                    rest.append(e.describe())
-            self.v.check(step, self.leg.name, subject, False, expected,
-                         "not found" + (f"; next on this leg: {', '.join(rest)}" if rest else
-                                        "; nothing more on this leg"))
-            return None
-        self.v.check(step, self.leg.name, subject, True, expected, event.describe(), event.frame)
-        if advance:
-            self.at = idx
-        return event
-
-
-def req(method: str, sender: str, pred: Callable[[SipEvent], bool] | None = None) -> Callable[[SipEvent], bool]:
-    return lambda e: e.is_request and e.msg.method == method and e.sender == sender and (pred is None or pred(e))
-
-
-def resp(status: int | tuple[int, ...], method: str, sender: str) -> Callable[[SipEvent], bool]:
-    wanted = (status,) if isinstance(status, int) else status
-    return lambda e: (not e.is_request and e.msg.status in wanted and e.method == method
-                      and e.sender == sender)
-
-
-def direction_is(*dirs: str) -> Callable[[SipEvent], bool]:
-    def pred(e: SipEvent) -> bool:
-        try:
-            sdp = e.msg.sdp()
-        except ValueError:
-            return False
-        audio = sdp.audio if sdp else None
-        return audio is not None and audio.direction in dirs
-    return pred
-
-
-def user_of(value: str | None) -> str | None:
-    uri = uri_of(value)
-    return uri.user if uri else None
-
-
-def check_lync_flow(captured: list[object], media: object, roles: Roles, pcap: Path | None,
-                    direction: str, flow: str) -> Verdict:
+def check_lync_flow(captured: Sequence[CapturedSip], media: Capture, roles: Roles,
+                    pcap: Path | None, direction: str, flow: str) -> Verdict:
     """`direction`: 'outbound' (softphone calls Lync) or 'inbound' (Lync calls 1000)."""
     v = Verdict(flow, pcap, family="Lync")
-    events, problems = to_events(captured, roles)
-    for p in problems:
-        v.check("capture", "-", "SIP parse", False, "every SIP message in the pcap parses", p)
-    lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+    events = parsed_events(v, captured, roles)
+    lync = lync_trunk(events)
     phone = build_leg(PHONE_LEG, "UDP", (ASTERISK, SOFTPHONE), events)
     if not lync.events and not phone.events:
         v.check("1", LYNC_LEG, "INVITE", False, "a call in the capture", "no INVITE on either leg")
@@ -111,13 +67,16 @@ def check_lync_flow(captured: list[object], media: object, roles: Roles, pcap: P
     return v
 
 
-def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Callable[[SipEvent], bool],
-                invite_text: str, lync_style: bool) -> tuple[SipEvent | None, SipEvent | None]:
+def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Predicate,
+                invite_text: str,
+                lync_style: bool) -> tuple[CapturedSip | None, CapturedSip | None]:
     """Steps 1-6 on one leg; returns the INVITE and its 200."""
     invite = c.expect("1", "INVITE", req("INVITE", caller, invite_pred), invite_text)
     if invite is not None:
-        v.equal("1", c.leg.name, "INVITE transport", c.leg.transport, invite.transport, invite.frame)
-    c.expect("2", "100 Trying", resp(100, "INVITE", callee), f"100 Trying from {callee}", advance=False)
+        v.equal("1", c.leg.name, "INVITE transport", c.leg.transport, invite.transport,
+                invite.frame)
+    c.expect("2", "100 Trying", resp(100, "INVITE", callee), f"100 Trying from {callee}",
+             advance=False)
     if lync_style:
         # The seed's steps 3 and 4: 183 Session Progress without SDP, then 180 Ringing.
         p183 = c.expect("3", "183 Session Progress", resp(183, "INVITE", callee),
@@ -134,13 +93,15 @@ def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Ca
     ack = c.expect("6", "ACK", req("ACK", caller), f"ACK from {caller}")
     if ok is not None and ack is not None:
         contact = uri_of(ok.msg.headers.get("Contact"))
-        v.check("6", c.leg.name, "ACK Request-URI", contact is not None and ack.msg.uri == str(contact),
-                f"the 200's Contact URI {contact}", ack.msg.uri, ack.frame)
+        ack_uri = request_of(ack).uri
+        v.check("6", c.leg.name, "ACK Request-URI", contact is not None and ack_uri == str(contact),
+                f"the 200's Contact URI {contact}", ack_uri, ack.frame)
         if contact is not None:
             host = contact.maddr or contact.host
             port = contact.port or 5060
             v.check("6", c.leg.name, "ACK destination", (ack.dst, ack.dport) == (host, port),
-                    f"{host}:{port} (the Contact's {'maddr' if contact.maddr else 'host'} and port)",
+                    f"{host}:{port} "
+                    f"(the Contact's {'maddr' if contact.maddr else 'host'} and port)",
                     f"{ack.dst}:{ack.dport}", ack.frame)
         if invite is not None:
             v.equal("6", c.leg.name, "ACK CSeq", invite.cseq, ack.cseq, ack.frame)
@@ -153,10 +114,13 @@ def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: 
     leg = c.leg.name
     held_dirs = ("inactive",) if not passed_on else ("sendonly", "inactive")
     hold_text = ("re-INVITE with a=inactive (seed step 8; MS-SDPEXT: Lync holds with inactive)"
-                 if not passed_on else "the hold passed on as a re-INVITE with a=sendonly or a=inactive")
-    hold = c.expect("8", "hold re-INVITE", req("INVITE", holder, direction_is(*held_dirs)), hold_text)
+                 if not passed_on else
+                 "the hold passed on as a re-INVITE with a=sendonly or a=inactive")
+    hold = c.expect("8", "hold re-INVITE", req("INVITE", holder, direction_is(*held_dirs)),
+                    hold_text)
     if hold is not None:
-        ok = c.expect("8", "hold 200 OK", lambda e: resp(200, "INVITE", other)(e) and e.cseq == hold.cseq,
+        ok = c.expect("8", "hold 200 OK", lambda e: resp(200, "INVITE",
+                                                         other)(e) and e.cseq == hold.cseq,
                       f"200 OK from {other} to the hold")
         ack = c.expect("8", "hold ACK", lambda e: req("ACK", holder)(e) and e.cseq == hold.cseq,
                        f"ACK from {holder}")
@@ -165,12 +129,14 @@ def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: 
     resume = c.expect("9", "resume re-INVITE", req("INVITE", holder, direction_is("sendrecv")),
                       "re-INVITE with a=sendrecv (seed step 9)")
     if resume is not None:
-        ok = c.expect("9", "resume 200 OK", lambda e: resp(200, "INVITE", other)(e) and e.cseq == resume.cseq,
+        ok = c.expect("9", "resume 200 OK", lambda e: resp(200, "INVITE",
+                                                           other)(e) and e.cseq == resume.cseq,
                       f"200 OK from {other} to the resume")
         if ok is not None:
             sdp = ok.msg.sdp()
             audio = sdp.audio if sdp else None
-            v.check("9", leg, "resume answer direction", audio is not None and audio.direction == "sendrecv",
+            v.check("9", leg, "resume answer direction",
+                    audio is not None and audio.direction == "sendrecv",
                     "a=sendrecv (seed step 9: the 200 OK with a=sendrecv takes the call off hold)",
                     f"a={audio.direction}" if audio else "no SDP", ok.frame)
         ack = c.expect("9", "resume ACK", lambda e: req("ACK", holder)(e) and e.cseq == resume.cseq,
@@ -178,13 +144,14 @@ def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: 
         timeline.resumed_at(leg, (ack or ok or resume).time)
     bye = c.expect("10", "BYE", req("BYE", holder), f"BYE from {holder} (seed step 10)")
     if bye is not None:
-        done = c.expect("11", "200 OK to BYE", lambda e: resp(200, "BYE", other)(e) and e.cseq == bye.cseq,
+        done = c.expect("11", "200 OK to BYE", lambda e: resp(200, "BYE",
+                                                              other)(e) and e.cseq == bye.cseq,
                         f"200 OK from {other} (seed step 11)")
         timeline.ended_at(leg, (done or bye).time)
 
 
-def _after_answer(v: Verdict, lc: Cursor, pc: Cursor, ok: SipEvent | None, p_ok: SipEvent | None,
-                  timeline: MediaTimeline) -> None:
+def _after_answer(v: Verdict, lc: Cursor, pc: Cursor, ok: CapturedSip | None,
+                  p_ok: CapturedSip | None, timeline: MediaTimeline) -> None:
     """Steps 7-12 on both legs: Lync holds, resumes and hangs up; Asterisk passes it on."""
     if ok is not None:
         timeline.answered_at(LYNC_LEG, ok.time)
@@ -199,17 +166,19 @@ def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) 
     pc = Cursor(v, phone)
     p_inv, p_ok = _call_setup(
         v, pc, SOFTPHONE, ASTERISK,
-        lambda e: e.msg.headers.get("Authorization") is not None,
+        has_header("Authorization"),
         f"INVITE {LYNC_NUMBER} with credentials from the softphone (seed step 1)", lync_style=False)
     if p_inv is not None:
-        v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, p_inv.msg.sip_uri.user, p_inv.frame)
+        v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, ruri_user(p_inv), p_inv.frame)
     lc = Cursor(v, lync)
     inv, ok = _call_setup(v, lc, ASTERISK, MEDIATION, lambda e: True,
-                          f"INVITE {LYNC_NUMBER} from Asterisk over TCP (seed step 1)", lync_style=True)
+                          f"INVITE {LYNC_NUMBER} from Asterisk over TCP (seed step 1)",
+                          lync_style=True)
     if inv is not None:
         v.equal("1", LYNC_LEG, "Request-URI user (+ added toward Lync)", LYNC_NUMBER,
-                inv.msg.sip_uri.user, inv.frame)
-        v.equal("1", LYNC_LEG, "To user", LYNC_NUMBER, user_of(inv.msg.headers.get("To")), inv.frame)
+                ruri_user(inv), inv.frame)
+        v.equal("1", LYNC_LEG, "To user", LYNC_NUMBER, user_of(inv.msg.headers.get("To")),
+                inv.frame)
         v.equal("1", LYNC_LEG, "From user (the softphone's number)", "1000",
                 user_of(inv.msg.headers.get("From")), inv.frame)
     _after_answer(v, lc, pc, ok, p_ok, timeline)
@@ -220,15 +189,15 @@ def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -
     inv, ok = _call_setup(v, lc, MEDIATION, ASTERISK, lambda e: True,
                           "INVITE +1000 from the Mediation Server", lync_style=False)
     if inv is not None:
-        v.equal("1", LYNC_LEG, "Request-URI user", "+1000", inv.msg.sip_uri.user, inv.frame)
+        v.equal("1", LYNC_LEG, "Request-URI user", "+1000", ruri_user(inv), inv.frame)
     pc = Cursor(v, phone)
     p_inv, p_ok = _call_setup(v, pc, ASTERISK, SOFTPHONE, lambda e: True,
                               "INVITE 1000 relayed to the softphone", lync_style=False)
     if p_inv is not None:
-        v.equal("1", PHONE_LEG, "Request-URI user", "1000", p_inv.msg.sip_uri.user, p_inv.frame)
+        v.equal("1", PHONE_LEG, "Request-URI user", "1000", ruri_user(p_inv), p_inv.frame)
         v.equal("1", PHONE_LEG, "caller number (+ dropped toward the softphone)", LYNC_NUMBER[1:],
                 user_of(p_inv.msg.headers.get("From")), p_inv.frame)
     _after_answer(v, lc, pc, ok, p_ok, timeline)
 
 
-__all__ = ["check_lync_flow", "sdp_events"]
+__all__ = ["LYNC_LEG", "PHONE_LEG", "check_lync_flow", "sdp_events"]

@@ -9,14 +9,15 @@ and the RTP really goes where the receiver's c= and m= lines said.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from harness.analysis.legs import Leg
 from harness.analysis.sdp_rules import sdp_events
 from harness.analysis.verdict import Verdict
+from harness.capture.capture import Capture
 from harness.media.find import rtp_streams
+from harness.media.streams import RtpStream
 
 # Packets already in flight when a hold, resume or BYE is signalled: 5 packetisation
 # intervals. Spacing tolerance for 20 ms packets measured on the receive side.
@@ -62,7 +63,7 @@ class Direction:
     sender: str
     receiver: str
     target: tuple[str | None, int | None]
-    streams: list[Any]
+    streams: list[RtpStream]
     time: np.ndarray
     seq: np.ndarray
     timestamp: np.ndarray
@@ -81,13 +82,16 @@ def _targets(leg: Leg) -> dict[str, tuple[str, tuple[str | None, int | None]]]:
     return out
 
 
-def _direction(streams: list[Any], sender: str, sender_addr: str, receiver: str,
+def _direction(streams: list[RtpStream], sender: str, sender_addr: str, receiver: str,
                target: tuple[str | None, int | None]) -> Direction:
     mine = [s for s in streams if s.src == sender_addr and (s.dst, s.dst_port) == target]
     if mine:
         time = np.concatenate([s.time for s in mine])
         order = np.argsort(time, kind="stable")
-        cat = lambda name: np.concatenate([getattr(s, name) for s in mine])[order]
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(s, name) for s in mine])[order]
+
         ssrc = np.concatenate([np.full(len(s), int(s.ssrc), dtype=np.uint64) for s in mine])[order]
         return Direction(sender, receiver, target, mine, time[order], cat("seq"), cat("timestamp"),
                          cat("pt"), ssrc, sorted({int(s.ssrc) for s in mine}))
@@ -95,7 +99,7 @@ def _direction(streams: list[Any], sender: str, sender_addr: str, receiver: str,
     return Direction(sender, receiver, target, [], empty, empty, empty, empty, empty, [])
 
 
-def check_leg_media(v: Verdict, capture: Any, leg: Leg, times: LegTimes) -> None:
+def check_leg_media(v: Verdict, capture: Capture, leg: Leg, times: LegTimes) -> None:
     if not leg.events or times.answered is None:
         return
     targets = _targets(leg)
@@ -117,11 +121,14 @@ def _window(d: Direction, start: float | None, end: float | None) -> np.ndarray:
 
 
 def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
+    if t.answered is None:  # check_leg_media checks only answered legs
+        return
     who = f"{d.sender} -> {d.receiver}"
     host, port = d.target
     if not v.check("7", leg, f"RTP {who}", len(d.time) > 0,
                    f"RTP to {host}:{port}, the c= and m= {d.receiver} advertised",
-                   f"{len(d.time)} packets there" if len(d.time) else "no RTP to that address and port"):
+                   f"{len(d.time)} packets there" if len(d.time) else
+                   "no RTP to that address and port"):
         return
     if t.held is None:
         # Loss, duplicates and reordering over the whole direction, as Wireshark counts
@@ -147,12 +154,16 @@ def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
                 f"{count} packets")
         if count < 2:
             continue
-        times, seqs, stamps = d.time[sel], d.seq[sel].astype(np.int64), d.timestamp[sel].astype(np.int64)
+        times = d.time[sel]
+        seqs, stamps = d.seq[sel].astype(np.int64), d.timestamp[sel].astype(np.int64)
         deltas = np.diff(times)
-        v.check(step, leg, f"RTP {who} spacing", abs(float(deltas.mean()) - PTIME_S) <= MEAN_TOLERANCE_S
+        v.check(step, leg, f"RTP {who} spacing",
+                abs(float(deltas.mean()) - PTIME_S) <= MEAN_TOLERANCE_S
                 and float(deltas.max()) <= MAX_DELTA_S,
-                f"mean {PTIME_S * 1000:.0f} ms +- {MEAN_TOLERANCE_S * 1000:.0f}, max <= {MAX_DELTA_S * 1000:.0f} ms",
-                f"mean {deltas.mean() * 1000:.2f} ms, max {deltas.max() * 1000:.2f} ms over {count} packets")
+                f"mean {PTIME_S * 1000:.0f} ms +- {MEAN_TOLERANCE_S * 1000:.0f}, "
+                f"max <= {MAX_DELTA_S * 1000:.0f} ms",
+                f"mean {deltas.mean() * 1000:.2f} ms, max {deltas.max() * 1000:.2f} ms "
+                f"over {count} packets")
         seq_steps = np.diff(seqs) % 65536
         v.check(step, leg, f"RTP {who} sequence", bool((seq_steps == 1).all()), "+1 per packet",
                 "+1 per packet" if (seq_steps == 1).all() else
@@ -163,7 +174,8 @@ def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
                 "+160 per packet" if (ts_steps == 160).all() else
                 f"steps {sorted({int(x) for x in ts_steps})[:6]}")
     pts = sorted({int(x) for x in d.pt})
-    v.check("7", leg, f"RTP {who} payload type", pts == [0] or pts == [0, 101], "0 (PCMU), with 101 for DTMF",
+    v.check("7", leg, f"RTP {who} payload type", pts == [0] or pts == [0, 101],
+            "0 (PCMU), with 101 for DTMF",
             str(pts))
     # One SSRC once the call is up. Asterisk may send a packet or two of its own as the
     # answer goes through, before its bridge relays the far end's stream (seen: one packet
@@ -190,4 +202,5 @@ def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes) -> None:
         late = d.time[d.time > t.ended + MARGIN_S]
         v.check("12", leg, f"RTP {who} after the BYE", len(late) == 0,
                 f"none from {MARGIN_S * 1000:.0f} ms after the BYE's 200 OK",
-                "none" if len(late) == 0 else f"{len(late)} packets, the last {late[-1] - t.ended:.3f} s after")
+                "none" if len(late) == 0 else
+                f"{len(late)} packets, the last {late[-1] - t.ended:.3f} s after")

@@ -13,8 +13,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from harness.analysis.legs import Leg, SipEvent
+from harness.analysis.cursor import status_of
+from harness.analysis.legs import Leg
 from harness.analysis.verdict import Verdict
+from harness.capture.sip import CapturedSip
 from harness.sip.sdp import SessionDescription
 
 ALLOWED_ANSWERS = {
@@ -27,7 +29,7 @@ ALLOWED_ANSWERS = {
 
 @dataclass(frozen=True)
 class SdpEvent:
-    event: SipEvent
+    event: CapturedSip
     sdp: SessionDescription
 
     @property
@@ -52,7 +54,7 @@ class OfferAnswer:
 
 
 def sdp_events(leg: Leg) -> list[SdpEvent]:
-    out = []
+    out: list[SdpEvent] = []
     for e in leg.events:
         try:
             sdp = e.msg.sdp()
@@ -67,13 +69,13 @@ def offer_answers(leg: Leg) -> list[OfferAnswer]:
     """INVITE/re-INVITE offers paired with the 2xx answer to the same transaction (the
     reliable answer; an SDP in a 183 is early media and is not paired here)."""
     sdps = sdp_events(leg)
-    pairs = []
+    pairs: list[OfferAnswer] = []
     for s in sdps:
         e = s.event
         if e.is_request and e.method in ("INVITE", "UPDATE"):
             answer = next((a for a in sdps if not a.event.is_request
                            and a.event.msg.cseq == e.msg.cseq and a.event.sender == e.receiver
-                           and 200 <= a.event.msg.status < 300), None)
+                           and 200 <= (status_of(a.event) or 0) < 300), None)
             pairs.append(OfferAnswer(s, answer))
     return pairs
 
@@ -85,20 +87,23 @@ def check_codecs(v: Verdict, leg: Leg, senders: tuple[str, ...], step: str = "SD
         audio = s.sdp.audio
         what = s.event.describe()
         if not v.check(step, leg.name, "m=audio", audio is not None, "an audio stream",
-                       "none" if audio is None else f"m=audio {audio.port} {' '.join(audio.formats)}",
+                       "none" if audio is None else
+                       f"m=audio {audio.port} {' '.join(audio.formats)}",
                        s.event.frame):
             continue
         assert audio is not None
         rtpmap = audio.rtpmap()
         pcmu = rtpmap.get(0)
-        v.check(step, leg.name, "PCMU", "0" in audio.formats and (pcmu is None or pcmu[0].upper() == "PCMU"),
+        v.check(step, leg.name, "PCMU",
+                "0" in audio.formats and (pcmu is None or pcmu[0].upper() == "PCMU"),
                 "payload 0 PCMU/8000 offered or answered", f"{what}: formats {audio.formats}, "
                 f"rtpmap 0 {pcmu}", s.event.frame)
         event_pts = [pt for pt, (enc, *_rest) in rtpmap.items() if enc.lower() == "telephone-event"]
         fmtp = audio.fmtp()
         v.check(step, leg.name, "telephone-event", event_pts == [101] and fmtp.get(101) == "0-16",
                 "telephone-event/8000 as payload 101 with a=fmtp:101 0-16",
-                f"{what}: telephone-event payloads {event_pts}, fmtp {fmtp.get(101) if event_pts else None!r}",
+                f"{what}: telephone-event payloads {event_pts}, "
+                f"fmtp {fmtp.get(101) if event_pts else None!r}",
                 s.event.frame)
         v.equal(step, leg.name, "a=ptime", 20, audio.ptime, s.event.frame)
 
@@ -107,15 +112,18 @@ def check_origin_versions(v: Verdict, leg: Leg, step: str = "SDP") -> None:
     for sender in leg.roles:
         mine = [s for s in sdp_events(leg) if s.event.sender == sender]
         for prev, cur in itertools.pairwise(mine):
-            if cur.event.msg.cseq == prev.event.msg.cseq and cur.event.msg.serialize() == prev.event.msg.serialize():
+            if (cur.event.msg.cseq == prev.event.msg.cseq
+                    and cur.event.msg.serialize() == prev.event.msg.serialize()):
                 continue  # a retransmission
             o1, o2 = prev.sdp.origin, cur.sdp.origin
             v.check(step, leg.name, f"o= session id ({sender})", o1.sess_id == o2.sess_id,
-                    f"constant {o1.sess_id}", f"{o2.sess_id} in {cur.event.describe()}", cur.event.frame)
+                    f"constant {o1.sess_id}", f"{o2.sess_id} in {cur.event.describe()}",
+                    cur.event.frame)
             changed = _without_origin(prev.sdp) != _without_origin(cur.sdp)
             want = o1.sess_version + 1 if changed else o1.sess_version
             v.check(step, leg.name, f"o= version ({sender})", o2.sess_version == want,
-                    f"{want} ({'changed' if changed else 'unchanged'} SDP after version {o1.sess_version})",
+                    f"{want} ({'changed' if changed else 'unchanged'} SDP "
+                    f"after version {o1.sess_version})",
                     f"{o2.sess_version} in {cur.event.describe()}", cur.event.frame)
 
 
@@ -130,5 +138,7 @@ def check_directions(v: Verdict, leg: Leg, step: str = "SDP") -> None:
             continue
         allowed = ALLOWED_ANSWERS.get(offer.direction, set())
         v.check(step, leg.name, "answer direction (RFC 3264 6.1)", pair.answer.direction in allowed,
-                f"one of {sorted(allowed)} to an a={offer.direction} offer ({offer.event.describe()})",
-                f"a={pair.answer.direction} in {pair.answer.event.describe()}", pair.answer.event.frame)
+                f"one of {sorted(allowed)} to an a={offer.direction} offer "
+                f"({offer.event.describe()})",
+                f"a={pair.answer.direction} in {pair.answer.event.describe()}",
+                pair.answer.event.frame)

@@ -8,8 +8,10 @@ Content-Length equal to the body.
 
 from __future__ import annotations
 
-from harness.analysis.legs import Leg, SipEvent, uri_of
+from harness.analysis.cursor import status_of
+from harness.analysis.legs import Leg, uri_of
 from harness.analysis.verdict import Verdict
+from harness.capture.sip import CapturedSip
 from harness.sip.uri import parse_via
 
 STEP = "headers"
@@ -30,11 +32,12 @@ def _content_length(v: Verdict, leg: Leg) -> None:
     bad = [e for e in leg.events if e.msg.content_length is not None
            and e.msg.content_length != len(e.msg.body)]
     missing = [e for e in leg.events if e.msg.content_length is None and leg.transport == "TCP"]
-    first = (bad or missing or [None])[0]
+    first = next(iter(bad or missing), None)
     v.check(STEP, leg.name, "Content-Length", first is None,
             "equal to the body's length on every message (mandatory over TCP)",
             "all equal" if first is None else
-            f"{first.describe()}: Content-Length {first.msg.content_length}, body {len(first.msg.body)} bytes",
+            f"{first.describe()}: Content-Length {first.msg.content_length}, "
+            f"body {len(first.msg.body)} bytes",
             first.frame if first else None)
 
 
@@ -63,7 +66,8 @@ def _via_and_max_forwards(v: Verdict, leg: Leg, gateway: str) -> None:
         v.check(STEP, leg.name, subject, first is None, expected,
                 "as expected" if first is None else f"{first[0].describe()}: {first[1]}",
                 first[0].frame if first else None)
-    v.check(STEP, leg.name, "Via rport", not no_rport, f"rport on every request from {gateway} (RFC 3581)",
+    v.check(STEP, leg.name, "Via rport", not no_rport,
+            f"rport on every request from {gateway} (RFC 3581)",
             "present" if not no_rport else f"missing on {no_rport[0].describe()}",
             no_rport[0].frame if no_rport else None)
     first_mf = bad_mf[0] if bad_mf else None
@@ -89,12 +93,13 @@ def _tags(v: Verdict, leg: Leg) -> None:
     # after any 401/407 challenge; a non-2xx final response creates no dialog).
     start = initial[-1] if initial else None
     idx, tagged = leg.find(lambda e: start is not None and not e.is_request
-                           and e.msg.cseq == start.msg.cseq and 100 < e.msg.status < 300
+                           and e.msg.cseq == start.msg.cseq and 100 < (status_of(e) or 0) < 300
                            and e.msg.to_tag is not None)
     to_tag = tagged.msg.to_tag if tagged else None
-    broken: list[tuple[SipEvent, str, str | None, str | None]] = []
+    broken: list[tuple[CapturedSip, str, str | None, str | None]] = []
     for n, e in enumerate(leg.events):
-        callers_view = (e.is_request and e.sender == caller) or (not e.is_request and e.receiver == caller)
+        callers_view = ((e.is_request and e.sender == caller)
+                        or (not e.is_request and e.receiver == caller))
         caller_tag, callee_tag = ((e.msg.from_tag, e.msg.to_tag) if callers_view
                                   else (e.msg.to_tag, e.msg.from_tag))
         if caller_tag != from_tag:
@@ -106,17 +111,18 @@ def _tags(v: Verdict, leg: Leg) -> None:
             tagged.frame if tagged else None)
     first = broken[0] if broken else None
     v.check(STEP, leg.name, "From/To tags constant", first is None,
-            f"caller's tag {from_tag} throughout; callee's tag {to_tag} from the first tagged response on",
+            f"caller's tag {from_tag} throughout; "
+            f"callee's tag {to_tag} from the first tagged response on",
             "constant" if first is None else
             f"{first[0].describe()}: {first[1]} {first[3]!r} instead of {first[2]!r}",
             first[0].frame if first else None)
 
 
 def _cseq(v: Verdict, leg: Leg) -> None:
-    problems: list[tuple[SipEvent, str]] = []
+    problems: list[tuple[CapturedSip, str]] = []
     for side in leg.roles:
         last: int | None = None
-        last_invite: SipEvent | None = None
+        last_invite: CapturedSip | None = None
         for e in leg.requests(sender=side):
             number, method = e.msg.cseq
             if method != e.msg.method:

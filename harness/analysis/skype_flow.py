@@ -15,17 +15,33 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from harness.analysis.legs import Leg, Roles, SipEvent, build_leg, to_events, uri_of
-from harness.analysis.lync_flow import LYNC_LEG, Cursor, req, resp, user_of
+from harness.analysis.cursor import (
+    Cursor,
+    any_request,
+    auth_param,
+    expect_invite,
+    has_header,
+    parsed_events,
+    req,
+    resp,
+    response_of,
+    ruri_user,
+    status_of,
+    user_of,
+)
+from harness.analysis.legs import LYNC_LEG, Leg, build_leg, lync_trunk, to_events, uri_of
 from harness.analysis.verdict import Verdict
+from harness.capture.capture import Capture
+from harness.capture.sip import CapturedSip
 from harness.media.find import rtp_streams
+from harness.media.streams import RtpStream
+from harness.roles import ASTERISK, MEDIATION, SKYPE, Roles
 
-ASTERISK, MEDIATION, SKYPE = "Asterisk", "Mediation Server", "Skype"
 SKYPE_LEG = "Skype for SIP (UDP)"
 PROFILE = "99051000107808"
 TEST_NUMBER = "+17606604690"
@@ -35,36 +51,40 @@ ECHO_MATCH = 0.9  # share of echoed packets that must carry a payload the gatewa
 ECHO_DELAY_S = 0.1
 
 
-def _legs(captured: list[object], roles: Roles, v: Verdict, peer_leg: str = SKYPE_LEG,
-          peer: str = SKYPE) -> tuple[Leg, Leg, list[SipEvent]]:
-    events, problems = to_events(captured, roles)
-    for p in problems:
-        v.check("capture", "-", "SIP parse", False, "every SIP message in the pcap parses", p)
-    lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
-    skype = build_leg(peer_leg, "UDP", (ASTERISK, peer), events)
-    return lync, skype, events
+def _legs(captured: Sequence[CapturedSip], roles: Roles, v: Verdict,
+          peer_leg: str = SKYPE_LEG) -> tuple[Leg, Leg]:
+    events = parsed_events(v, captured, roles)
+    return lync_trunk(events), build_leg(peer_leg, "UDP", (ASTERISK, SKYPE), events)
 
 
-def _auth_param(value: str | None, name: str) -> str | None:
-    if not value:
-        return None
-    m = re.search(rf'{name}="?([^",]*)"?', value)
-    return m.group(1) if m else None
+def _warning(e: CapturedSip) -> str:
+    msg = response_of(e)
+    w = msg.headers.get("Warning")
+    return f"{msg.status} {msg.reason}" + (f" ({w})" if w else "")
 
 
-def _warning(e: SipEvent) -> str:
-    w = e.msg.headers.get("Warning")
-    return f"{e.msg.status} {e.msg.reason}" + (f" ({w})" if w else "")
+def _answered_challenge(v: Verdict, c: Cursor, step: str, method: str, header: str,
+                        expected: str) -> CapturedSip | None:
+    """The request again with credentials (`header`) from Asterisk, and the profile number
+    as the digest username."""
+    answer = c.expect(step, f"{method} with credentials", req(method, ASTERISK, has_header(header)),
+                      expected)
+    if answer is not None:
+        v.equal(step, c.leg.name, "digest username", PROFILE,
+                auth_param(answer.msg.headers.get(header), "username"), answer.frame)
+    return answer
 
 
-def check_registration(captured: list[object], roles: Roles, pcap: Path | None,
+def check_registration(captured: Sequence[CapturedSip], roles: Roles, pcap: Path | None,
                        granted_s: int, flow: str = "Skype for SIP registration") -> Verdict:
     v = Verdict(flow, pcap, family="Skype")
     events, _ = to_events(captured, roles)
-    regs = [e for e in events if e.method == "REGISTER" and {e.sender, e.receiver} == {ASTERISK, SKYPE}]
+    regs = [e for e in events if e.method == "REGISTER" and {e.sender, e.receiver} == {ASTERISK,
+                                                                                       SKYPE}]
     # `pjsip send register` first removes the binding (Expires: 0): those transactions
     # are not the registration under test.
-    removing = {e.msg.cseq for e in regs if e.is_request and (e.msg.headers.get("Expires") or "").strip() == "0"}
+    removing = {e.msg.cseq for e in regs
+                if e.is_request and (e.msg.headers.get("Expires") or "").strip() == "0"}
     leg = Leg(SKYPE_LEG, "UDP", (ASTERISK, SKYPE), [e for e in regs if e.msg.cseq not in removing])
     c = Cursor(v, leg)
     first = c.expect("REGISTER", "REGISTER", req("REGISTER", ASTERISK),
@@ -78,20 +98,18 @@ def check_registration(captured: list[object], roles: Roles, pcap: Path | None,
     challenge = c.expect("401", "401 challenge", resp(401, "REGISTER", SKYPE),
                          "401 Unauthorized with a digest challenge")
     if challenge is not None:
-        realm = _auth_param(challenge.msg.headers.get("WWW-Authenticate"), "realm")
+        realm = auth_param(challenge.msg.headers.get("WWW-Authenticate"), "realm")
         v.equal("401", SKYPE_LEG, "challenge realm", "sip.skype.com", realm, challenge.frame)
-    answer = c.expect("auth", "REGISTER with credentials",
-                      req("REGISTER", ASTERISK, lambda e: e.msg.headers.get("Authorization") is not None),
-                      "REGISTER answering the challenge")
-    if answer is not None:
-        v.equal("auth", SKYPE_LEG, "digest username", PROFILE,
-                _auth_param(answer.msg.headers.get("Authorization"), "username"), answer.frame)
+    _answered_challenge(v, c, "auth", "REGISTER", "Authorization",
+                        "REGISTER answering the challenge")
     ok = c.expect("200", "200 OK", resp(200, "REGISTER", SKYPE), "200 OK: registered")
     if ok is None:
         return v
     contact = ok.msg.headers.get("Contact") or ""
-    expires = re.search(r"expires=(\d+)", contact) or re.search(r"(\d+)", ok.msg.headers.get("Expires") or "")
-    v.equal("200", SKYPE_LEG, "expiry granted", granted_s, int(expires.group(1)) if expires else None,
+    expires = re.search(r"expires=(\d+)", contact) or re.search(r"(\d+)",
+                                                                ok.msg.headers.get("Expires") or "")
+    v.equal("200", SKYPE_LEG, "expiry granted", granted_s,
+            int(expires.group(1)) if expires else None,
             ok.frame)
     refresh = c.expect("refresh", "refresh REGISTER", req("REGISTER", ASTERISK),
                        f"a new REGISTER within the {granted_s} s granted")
@@ -104,53 +122,53 @@ def check_registration(captured: list[object], roles: Roles, pcap: Path | None,
     return v
 
 
-def check_lync_to_skype(captured: list[object], capture: Any, roles: Roles, pcap: Path | None,
-                        flow: str, dialled: str, target: str, via_profile: bool) -> Verdict:
+def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles: Roles,
+                        pcap: Path | None, flow: str, dialled: str, target: str,
+                        via_profile: bool) -> Verdict:
     """Lync (the Mediation Server) dials `dialled`; Asterisk must reach `target` at Skype."""
     v = Verdict(flow, pcap, family="Skype")
     peer_leg = SKYPE_LEG if via_profile else "Skype for Asterisk (UDP)"
-    lync, skype, _ = _legs(captured, roles, v, peer_leg)
+    lync, skype = _legs(captured, roles, v, peer_leg)
     lc = Cursor(v, lync)
-    inv = lc.expect("1", "INVITE", req("INVITE", MEDIATION), f"INVITE {dialled} from Lync")
-    if inv is not None:
-        v.equal("1", LYNC_LEG, "Request-URI user", dialled, inv.msg.sip_uri.user, inv.frame)
+    expect_invite(lc, "1", "INVITE", MEDIATION, dialled, f"INVITE {dialled} from Lync")
     sc = Cursor(v, skype)
-    out = sc.expect("2", "INVITE to Skype", req("INVITE", ASTERISK), f"INVITE {target} from Asterisk")
+    out = expect_invite(sc, "2", "INVITE to Skype", ASTERISK, target,
+                        f"INVITE {target} from Asterisk")
     if out is None:
         return v
-    v.equal("2", peer_leg, "Request-URI user", target, out.msg.sip_uri.user, out.frame)
     if via_profile:
-        v.check("2", peer_leg, "E.164 destination", bool(E164.match(out.msg.sip_uri.user or "")),
+        v.check("2", peer_leg, "E.164 destination", bool(E164.match(ruri_user(out) or "")),
                 "+ and 8-15 digits (seed: 'The number you are calling must be in the E164 format')",
-                out.msg.sip_uri.user, out.frame)
+                ruri_user(out), out.frame)
         v.equal("2", peer_leg, "caller ID (seed: 'set the caller ID to your Skype for SIP number')",
                 PROFILE, user_of(out.msg.headers.get("From")), out.frame)
         challenge = sc.expect("3", "407 challenge", resp(407, "INVITE", SKYPE),
                               "407 Proxy Authentication Required from Skype")
         if challenge is not None:
-            out = sc.expect("3", "INVITE with credentials",
-                            req("INVITE", ASTERISK, lambda e: e.msg.headers.get("Proxy-Authorization") is not None),
-                            "the INVITE again with Proxy-Authorization")
-            if out is not None:
-                v.equal("3", peer_leg, "digest username", PROFILE,
-                        _auth_param(out.msg.headers.get("Proxy-Authorization"), "username"), out.frame)
+            out = _answered_challenge(v, sc, "3", "INVITE", "Proxy-Authorization",
+                                      "the INVITE again with Proxy-Authorization")
     if out is None:
         return v
-    final = sc.expect("4", "final response", lambda e: resp(tuple(range(200, 700)), "INVITE", SKYPE)(e)
+    final = sc.expect("4", "final response", lambda e: resp(tuple(range(200, 700)), "INVITE",
+                                                            SKYPE)(e)
                       and e.cseq == out.cseq, "a final response from Skype")
     if final is None:
         return v
-    if not v.check("4", peer_leg, "call accepted", final.msg.status == 200, "200 OK from Skype",
+    if not v.check("4", peer_leg, "call accepted", status_of(final) == 200, "200 OK from Skype",
                    _warning(final), final.frame):
         return v
     sdp = final.msg.sdp()
     audio = sdp.audio if sdp else None
-    chosen = int(audio.formats[0]) if audio and audio.formats and audio.formats[0].isdigit() else None
+    chosen = (int(audio.formats[0]) if audio and audio.formats and audio.formats[0].isdigit()
+              else None)
+    codec = SEED_CODECS.get(chosen, chosen) if chosen is not None else None
     v.check("4", peer_leg, "codec chosen", chosen in SEED_CODECS,
             "one of G.729 (18), PCMU (0), PCMA (8) (seed: allow=ulaw, alaw, g729)",
-            f"{SEED_CODECS.get(chosen, chosen)} ({chosen})", final.frame)
-    v.note(f"codec chosen by Skype: {SEED_CODECS.get(chosen, chosen)}; Asterisk offered "
-           f"{out.msg.sdp().audio.formats if out.msg.sdp() and out.msg.sdp().audio else '?'}")
+            f"{codec} ({chosen})", final.frame)
+    offer = out.msg.sdp()
+    offered = offer.audio if offer else None
+    v.note(f"codec chosen by Skype: {codec}; Asterisk offered "
+           f"{offered.formats if offered else '?'}")
     sc.expect("4", "ACK", req("ACK", ASTERISK), "ACK from Asterisk")
     _check_echo(v, capture, skype, peer_leg)
     _expect_bye(sc)
@@ -159,17 +177,18 @@ def check_lync_to_skype(captured: list[object], capture: Any, roles: Roles, pcap
 
 def _expect_bye(c: Cursor, step: str = "5") -> None:
     """The call's end on the Skype leg: a BYE from either side, and its 200 OK."""
-    bye = c.expect(step, "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE on the Skype leg")
+    bye = c.expect(step, "BYE", any_request("BYE"), "BYE on the Skype leg")
     if bye is not None:
-        c.expect(step, "200 OK to BYE", lambda e: resp(200, "BYE", bye.receiver)(e) and e.cseq == bye.cseq,
+        c.expect(step, "200 OK to BYE", lambda e: resp(200, "BYE",
+                                                       bye.receiver)(e) and e.cseq == bye.cseq,
                  "200 OK to the BYE")
 
 
-def _streams_between(capture: Any, a: str, b: str) -> list[Any]:
+def _streams_between(capture: Capture, a: str, b: str) -> list[RtpStream]:
     return [s for s in rtp_streams(capture) if (s.src, s.dst) == (a, b)]
 
 
-def _check_echo(v: Verdict, capture: Any, leg: Leg, leg_name: str) -> None:
+def _check_echo(v: Verdict, capture: Capture, leg: Leg, leg_name: str) -> None:
     """Every packet the echo returns carries a payload the gateway sent, shortly before."""
     gw = next((e.src for e in leg.events if e.sender == ASTERISK), None)
     peer = next((e.src for e in leg.events if e.sender != ASTERISK), None)
@@ -190,16 +209,16 @@ def _check_echo(v: Verdict, capture: Any, leg: Leg, leg_name: str) -> None:
             when.setdefault(s.payload(i), []).append(float(s.time[i]))
     for times in when.values():
         times.sort()
-    delays = []
+    delays: list[float] = []
     matched = 0
     for s in back:
         for i in range(len(s)):
-            times = when.get(s.payload(i))
+            sent_at = when.get(s.payload(i), [])
             t = float(s.time[i])
-            k = bisect.bisect_right(times, t) if times else 0
+            k = bisect.bisect_right(sent_at, t)
             if k:
                 matched += 1
-                delays.append(t - times[k - 1])
+                delays.append(t - sent_at[k - 1])
     share = matched / n_back
     v.check("echo", leg_name, "echoed payloads", share >= ECHO_MATCH,
             f"at least {ECHO_MATCH:.0%} of the returned packets carry a payload the gateway sent",
@@ -208,32 +227,35 @@ def _check_echo(v: Verdict, capture: Any, leg: Leg, leg_name: str) -> None:
         d = np.array(delays)
         v.check("echo", leg_name, "echo delay", float(np.median(d)) <= ECHO_DELAY_S,
                 f"median <= {ECHO_DELAY_S * 1000:.0f} ms from the original to its echo",
-                f"median {np.median(d) * 1000:.1f} ms, min {d.min() * 1000:.1f} ms, max {d.max() * 1000:.1f} ms")
+                f"median {np.median(d) * 1000:.1f} ms, min {d.min() * 1000:.1f} ms, "
+                f"max {d.max() * 1000:.1f} ms")
     for s in back:
         st = s.stats()
-        v.check("echo", leg_name, f"echo RTP spacing (0x{st.ssrc:08X})", abs(st.mean_delta_ms - 20) <= 2,
+        v.check("echo", leg_name, f"echo RTP spacing (0x{st.ssrc:08X})",
+                abs(st.mean_delta_ms - 20) <= 2,
                 "20 ms", f"mean {st.mean_delta_ms:.2f} ms, max {st.max_delta_ms:.2f} ms, "
                 f"{st.lost} lost of {st.packets}", st.first_frame)
 
 
-def check_skype_to_lync(captured: list[object], capture: Any, roles: Roles, pcap: Path | None,
-                        flow: str, anonymous: bool) -> Verdict:
+def check_skype_to_lync(captured: Sequence[CapturedSip], capture: Capture, roles: Roles,
+                        pcap: Path | None, flow: str, anonymous: bool) -> Verdict:
     v = Verdict(flow, pcap, family="Skype")
-    lync, skype, _ = _legs(captured, roles, v)
+    lync, skype = _legs(captured, roles, v)
     sc = Cursor(v, skype)
-    inv = sc.expect("1", "INVITE from Skype", req("INVITE", SKYPE), f"INVITE {PROFILE} from Skype")
+    inv = expect_invite(sc, "1", "INVITE from Skype", SKYPE, PROFILE,
+                        f"INVITE {PROFILE} from Skype",
+                        user_subject="Request-URI user (the profile number)")
     if inv is None:
         return v
-    v.equal("1", SKYPE_LEG, "Request-URI user (the profile number)", PROFILE, inv.msg.sip_uri.user, inv.frame)
-    challenged = [e for e in skype.events if not e.is_request and e.msg.status in (401, 407)]
+    challenged = [e for e in skype.events if status_of(e) in (401, 407)]
     v.check("1", SKYPE_LEG, "no challenge (seed: insecure=invite)", not challenged,
             "Asterisk takes Skype's INVITE without 401/407",
             "not challenged" if not challenged else challenged[0].describe(),
             challenged[0].frame if challenged else None)
     lc = Cursor(v, lync)
-    out = lc.expect("2", "INVITE to Lync", req("INVITE", ASTERISK), "INVITE +14255550150 to the Mediation Server")
+    out = expect_invite(lc, "2", "INVITE to Lync", ASTERISK, "+14255550150",
+                        "INVITE +14255550150 to the Mediation Server")
     if out is not None:
-        v.equal("2", LYNC_LEG, "Request-URI user", "+14255550150", out.msg.sip_uri.user, out.frame)
         shown = uri_of(out.msg.headers.get("From"))
         from_value = out.msg.headers.get("From") or ""
         v.note(f"caller identity presented to Lync: {from_value}")
@@ -251,7 +273,8 @@ def check_skype_to_lync(captured: list[object], capture: Any, roles: Roles, pcap
     gw_lync = next((e.src for e in lync.events if e.sender == ASTERISK), None)
     med = next((e.src for e in lync.events if e.sender == MEDIATION), None)
     if gw_lync and med:
-        for a, b, who in ((med, gw_lync, "Mediation Server -> Asterisk"), (gw_lync, med, "Asterisk -> Mediation Server")):
+        for a, b, who in ((med, gw_lync, "Mediation Server -> Asterisk"),
+                          (gw_lync, med, "Asterisk -> Mediation Server")):
             n = sum(len(s) for s in _streams_between(capture, a, b))
             v.check("4", LYNC_LEG, f"RTP {who}", n >= 10, "media once answered", f"{n} packets")
     _expect_bye(sc)

@@ -9,13 +9,16 @@ packet by packet; no answer, or an unknown option, ends the call without a trunk
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from harness.analysis.legs import Roles, build_leg, to_events
-from harness.analysis.lync_flow import ASTERISK, LYNC_LEG, MEDIATION, Cursor, req, resp
+from harness.analysis.cursor import Cursor, any_request, expect_invite, resp
+from harness.analysis.legs import LYNC_LEG, lync_trunk, to_events
 from harness.analysis.verdict import Verdict
+from harness.capture.capture import Capture
+from harness.capture.sip import CapturedSip
 from harness.media.find import rtp_streams
+from harness.roles import ASTERISK, MEDIATION, Roles
 from harness.sip.uri import NameAddr
 
 MENU = [
@@ -34,41 +37,44 @@ AA, CSRV, CONFNUM = "+14255550100", "+14255550110", "+14255550120"
 CHAT = "XMPP chat"
 
 
-def check_ivr(transcript: list[tuple[str, str]], captured: list[object], capture: Any,
-              roles: Roles, pcap: Path | None, flow: str, option: str | None, name: str,
-              number: str, confid: str) -> Verdict:
+def check_ivr(transcript: Sequence[tuple[str, str]], captured: Sequence[CapturedSip],
+              capture: Capture, roles: Roles, pcap: Path | None, flow: str, option: str | None,
+              name: str, number: str, confid: str) -> Verdict:
     v = Verdict(flow, pcap, family="Google Talk")
-    said = [text for who, text in transcript if who == "Asterisk"]
+    said = [text for who, text in transcript if who == ASTERISK]
     v.equal("menu", CHAT, "menu lines, in order", MENU, said[:len(MENU)])
     events, _ = to_events(captured, roles)
-    lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+    lync = lync_trunk(events)
     destination = {"1": AA, "2": number, "3": CSRV, "5": CONFNUM}.get(option or "")
     if destination is None:
         after = said[len(MENU):]
         if option == "4":
             v.equal("info", CHAT, "[info] lines, in order", INFO, after[:len(INFO)])
         v.check("route", LYNC_LEG, "no call to Lync", not lync.events,
-                f"no INVITE on the trunk after {'[info]' if option == '4' else 'option ' + repr(option)}",
+                "no INVITE on the trunk after "
+                + ("[info]" if option == "4" else "option " + repr(option)),
                 "none" if not lync.events else lync.events[0].describe())
         return v
     c = Cursor(v, lync)
-    inv = c.expect("route", "INVITE", req("INVITE", ASTERISK), f"INVITE {destination} on the Lync trunk")
+    inv = expect_invite(c, "route", "INVITE", ASTERISK, destination,
+                        f"INVITE {destination} on the Lync trunk")
     if inv is None:
         return v
-    v.equal("route", LYNC_LEG, "Request-URI user", destination, inv.msg.sip_uri.user, inv.frame)
     try:
         display = NameAddr.parse(inv.msg.headers.get("From") or "").display
     except ValueError:
         display = None
     v.equal("route", LYNC_LEG, "CALLERID(name) from the user's answer", name, display, inv.frame)
-    ok = c.expect("route", "200 OK", resp(200, "INVITE", MEDIATION), "200 OK from the Mediation Server")
+    ok = c.expect("route", "200 OK", resp(200, "INVITE", MEDIATION),
+                  "200 OK from the Mediation Server")
     if option == "5" and ok is not None:
         _check_dtmf(v, capture, inv.src, inv.dst, ok.time, confid)
-    c.expect("end", "BYE", lambda e: e.is_request and e.msg.method == "BYE", "BYE ending the call")
+    c.expect("end", "BYE", any_request("BYE"), "BYE ending the call")
     return v
 
 
-def _check_dtmf(v: Verdict, capture: Any, src: str, dst: str, answered: float, confid: str) -> None:
+def _check_dtmf(v: Verdict, capture: Capture, src: str, dst: str, answered: float,
+                confid: str) -> None:
     """Dial's D() option: the conference id as RFC 4733 events from Asterisk after answer."""
     streams = [s for s in rtp_streams(capture) if (s.src, s.dst) == (src, dst)]
     events = sorted((e for s in streams for e in s.dtmf_events()), key=lambda e: e.start_time)
@@ -79,5 +85,6 @@ def _check_dtmf(v: Verdict, capture: Any, src: str, dst: str, answered: float, c
             "all after" if not early else f"{len(early)} before it")
     for e in events:
         v.check("dtmf", LYNC_LEG, f"digit {e.digit} (RFC 4733)", not e.violations,
-                "marker on the first packet, constant timestamp, growing duration, three end packets",
+                "marker on the first packet, constant timestamp, growing duration, "
+                "three end packets",
                 "; ".join(e.violations) or "as RFC 4733 says", e.start_frame)

@@ -1,4 +1,4 @@
-"""Capture reading: pcap/pcapng into numpy arrays, SIP messages, RTP streams.
+"""Capture reading: pcap/pcapng into numpy arrays, and the SIP messages in them.
 
     from harness.capture import open_capture, CaptureError
 
@@ -7,16 +7,17 @@
     cap.frame, cap.time, cap.src_lo, cap.sport ... # per-packet numpy arrays
     for m in cap.sip_messages():                   # CapturedSip, UDP and reassembled TCP
         m.frame, m.transport, m.message, m.error
-    for s in rtp_streams(cap):                    # harness.media.find; RtpStream objects
-        s.stats()                                  # StreamStats: tshark's rtp,streams figures
-        s.silence_windows(500)                     # [(start, end)] epoch seconds
-        s.dtmf_events()                            # RFC 4733 events with .violations
 
-Modules: ``formats`` (pcap/pcapng records), ``packets`` (link/IP/UDP/TCP headers on
-arrays), ``tcp`` (per-direction reassembly), ``sip`` (SIP by content), ``sdpmap`` (media
-endpoints from SDP), ``rtpfind`` (SDP-guided and heuristic RTP), ``parallel`` (an optional
-second process for large captures). Statistics, DTMF, silence and hold checks live in
-``harness.media`` (``stats``, ``streams``, ``dtmf``, ``silence``, ``hold``).
+Modules, bottom up: ``records`` (the record table and helpers the readers share),
+``lockstep`` (the array walk of large files), ``pcap`` and ``pcapng`` (the two containers),
+``formats`` (which one a file is); ``table`` (the per-packet arrays), ``rows`` (decoding
+a chunk of packets), ``links``, ``ip``, ``fragments``, ``transport`` (one layer each),
+``packets`` (decoding every packet), ``addresses`` (addresses as two uint64 halves);
+``tcp`` (per-direction reassembly), ``sip`` (SIP by content), ``sdpmap`` (media endpoints
+and directions from SDP), ``parallel`` (an optional second process for large captures),
+``capture`` (:class:`Capture`, :func:`open_capture`). RTP streams, their statistics, DTMF,
+silence and hold live one layer up, in ``harness.media`` (``rtp_streams(cap)`` in
+``harness.media.find``); capture never imports it.
 """
 
 from harness.capture.capture import Capture, open_capture

@@ -8,16 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.capture.addresses import addr_to_str
 from harness.capture.errors import CaptureError
 from harness.capture.formats import read_records
-from harness.capture.packets import (
-    SUPPORTED_LINKTYPES,
-    PacketTable,
-    addr_to_str,
-    decode,
-    linktype_name,
-)
-from harness.capture.sip import CapturedSip
+from harness.capture.links import SUPPORTED_LINKTYPES, linktype_name
+from harness.capture.packets import decode
+from harness.capture.sip import CapturedSip, extract
+from harness.capture.table import PacketTable
 
 
 class Capture:
@@ -27,8 +24,9 @@ class Capture:
     ``time`` (epoch s, float64), ``ip_version`` (4, 6, 0 = not IP), ``proto`` (17 UDP and
     6 TCP when decoded, else the IP protocol), ``src_hi``/``src_lo``/``dst_hi``/``dst_lo``
     (addresses as two uint64 halves of the IPv6 form; :meth:`src`/:meth:`dst` give text),
-    ``sport``/``dport`` (uint16 views of ``ports``, sport << 16 | dport), ``payload_off``/``payload_len`` (transport payload in ``buf``, as
-    captured), ``payload_wire_len`` (as sent), ``head`` (first 12 payload bytes),
+    ``sport``/``dport`` (uint16 views of ``ports``, sport << 16 | dport),
+    ``payload_off``/``payload_len`` (transport payload in ``buf``, as captured),
+    ``payload_wire_len`` (as sent), ``head`` (first 12 payload bytes),
     ``tcp_seq``, ``tcp_flags``, ``fragment``.
     ``warnings`` lists what could not be read. ``workers``: processes its bulk steps may use.
     """
@@ -45,6 +43,7 @@ class Capture:
         self.path = path
         self.file_format = file_format
         self.workers = workers
+        self.table = table
         self.buf = bytes(buf) + table.extra if table.extra else buf
         self.u8 = np.frombuffer(self.buf, dtype=np.uint8)
         self.warnings = warnings
@@ -95,9 +94,7 @@ class Capture:
     def sip_messages(self) -> list[CapturedSip]:
         """Every SIP message (UDP datagrams and reassembled TCP), in capture order."""
         if self._sip is None:
-            from harness.capture.sip import extract
-
-            self._sip = extract(self)
+            self._sip = extract(self.table, self.buf)
         return self._sip
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.capture.packets import addr_from_str
+from harness.capture.addresses import addr_from_str
 from harness.capture.sip import CapturedSip
 from harness.sip import Request, SdpParseError, SessionDescription, SipParseError
 from harness.sip.sdp import MediaDescription
@@ -72,11 +72,38 @@ def _rtpmap(sdp: SessionDescription, md: MediaDescription) -> dict[int, tuple[st
     return out
 
 
-def _direction(md: MediaDescription) -> str:
+def direction_of(md: MediaDescription) -> str:
+    """The a= direction in force for a media section; ``sendrecv`` when it cannot be read."""
     try:
         return md.direction
-    except SdpParseError:
+    except (SdpParseError, ValueError):
         return "sendrecv"
+
+
+def sdp_directions(item: CapturedSip) -> tuple[tuple[str, ...], bool]:
+    """The a= direction of each media section of a message's SDP (the session's when it
+    has no m= line; empty without SDP), and whether a c= line is the RFC 2543 hold address."""
+    if item.message is None:
+        return (), False
+    try:
+        sdp = session_of(item)
+    except Exception:  # noqa: BLE001 - a parser bug must not lose the message
+        sdp = None
+    if sdp is None:
+        return (), False
+    dirs: list[str] = []
+    hold_address = False
+    for md in sdp.media:
+        dirs.append(direction_of(md))
+        conn = md.connection or sdp.connection
+        if conn is not None and conn.is_hold_address:
+            hold_address = True
+    if not sdp.media:
+        try:
+            dirs.append(sdp.direction)
+        except (SdpParseError, ValueError):
+            pass
+    return tuple(dirs), hold_address
 
 
 def endpoints(messages: list[CapturedSip]) -> list[SdpEndpoint]:
@@ -92,8 +119,7 @@ def endpoints(messages: list[CapturedSip]) -> list[SdpEndpoint]:
             cseq_num, cseq_method = msg.cseq
         except (SipParseError, ValueError, TypeError):
             continue
-        is_request = isinstance(msg, Request)
-        if is_request:
+        if isinstance(msg, Request):
             if msg.method != "ACK":
                 requests[(call_id or "", cseq_num, cseq_method)] = item.frame
             setup = item.frame
@@ -132,7 +158,7 @@ def endpoints(messages: list[CapturedSip]) -> list[SdpEndpoint]:
                     key=(hi, lo, md.port),
                     media=md.media,
                     proto=md.proto,
-                    direction=_direction(md),
+                    direction=direction_of(md),
                     rtpmap=_rtpmap(sdp, md),
                     call_id=call_id,
                     is_offer=is_offer,

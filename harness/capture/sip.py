@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
-from harness.capture.packets import PROTO_TCP, PROTO_UDP, addr_to_str
+from harness.capture.addresses import addr_to_str
+from harness.capture.records import Buffer
+from harness.capture.table import PROTO_TCP, PROTO_UDP, PacketTable
 from harness.capture.tcp import Chunk, Segment, reassemble
 from harness.roles import Roles
 from harness.sip import Request, Response, SipParseError, StreamFramer, parse_message
-
-if TYPE_CHECKING:
-    from harness.capture.capture import Capture
 
 _TOKEN = rb"[A-Za-z0-9!%*_+`'~.\-]+"
 START_LINE = re.compile(rb"(?:" + _TOKEN + rb" [^ \r\n]+ SIP/2\.0\r?\n|SIP/2\.0 [0-9]{3}[ \r\n])")
@@ -102,7 +101,7 @@ def looks_like_sip(data: bytes) -> bool:
     return START_LINE.match(data) is not None
 
 
-def _candidates(cap: Capture, proto: int) -> np.ndarray:
+def _candidates(cap: PacketTable, proto: int) -> np.ndarray:
     """Packets whose payload starts with an upper-case letter (every SIP start line does)."""
     sel = np.flatnonzero((cap.proto == proto) & (cap.payload_len >= 8) & ~cap.fragment)
     if sel.size == 0:
@@ -111,9 +110,9 @@ def _candidates(cap: Capture, proto: int) -> np.ndarray:
     return sel[(first >= 0x41) & (first <= 0x5A)]
 
 
-def extract(cap: Capture) -> list[CapturedSip]:
+def extract(cap: PacketTable, buf: Buffer) -> list[CapturedSip]:
+    """Every SIP message of the packets ``cap`` (their payloads in ``buf``), in frame order."""
     out: list[CapturedSip] = []
-    buf = cap.buf
     for i in _candidates(cap, PROTO_UDP).tolist():
         off, length = int(cap.payload_off[i]), int(cap.payload_len[i])
         if not START_LINE.match(buf, off, off + min(length, _PEEK)):
@@ -123,7 +122,7 @@ def extract(cap: Capture) -> list[CapturedSip]:
         if err is None and length < int(cap.payload_wire_len[i]):
             err = f"datagram cut short by the capture ({length} of {cap.payload_wire_len[i]} bytes)"
         out.append(_captured(cap, i, "UDP", data, msg, err))
-    out.extend(_tcp_messages(cap))
+    out.extend(_tcp_messages(cap, buf))
     out.sort(key=lambda m: m.frame)
     return out
 
@@ -138,7 +137,7 @@ def _parse(data: bytes) -> tuple[Request | Response | None, str | None]:
 
 
 def _captured(
-    cap: Capture,
+    cap: PacketTable,
     i: int,
     transport: Literal["UDP", "TCP"],
     data: bytes,
@@ -159,11 +158,11 @@ def _captured(
     )
 
 
-def _tcp_messages(cap: Capture) -> list[CapturedSip]:
+def _tcp_messages(cap: PacketTable, buf: Buffer) -> list[CapturedSip]:
     starts = [
         i
         for i in _candidates(cap, PROTO_TCP).tolist()
-        if START_LINE.match(cap.buf, int(cap.payload_off[i]), int(cap.payload_off[i]) + _PEEK)
+        if START_LINE.match(buf, int(cap.payload_off[i]), int(cap.payload_off[i]) + _PEEK)
     ]
     if not starts:
         return []
@@ -174,7 +173,7 @@ def _tcp_messages(cap: Capture) -> list[CapturedSip]:
         b = (int(cap.dst_hi[i]), int(cap.dst_lo[i]), int(cap.dport[i]))
         conns.add((min(a, b), max(a, b)))
     tcp = np.flatnonzero((cap.proto == PROTO_TCP) & ~cap.fragment)
-    directions: dict[tuple, list[int]] = {}
+    directions: dict[tuple[tuple[int, int, int], tuple[int, int, int]], list[int]] = {}
     for i in tcp.tolist():
         a = (int(cap.src_hi[i]), int(cap.src_lo[i]), int(cap.sport[i]))
         b = (int(cap.dst_hi[i]), int(cap.dst_lo[i]), int(cap.dport[i]))
@@ -187,7 +186,7 @@ def _tcp_messages(cap: Capture) -> list[CapturedSip]:
                 frame=i,  # packet index; mapped to the frame below
                 seq=int(cap.tcp_seq[i]),
                 flags=int(cap.tcp_flags[i]),
-                data=bytes(cap.buf[cap.payload_off[i] : cap.payload_off[i] + cap.payload_len[i]]),
+                data=bytes(buf[cap.payload_off[i] : cap.payload_off[i] + cap.payload_len[i]]),
             )
             for i in idx
         ]
@@ -195,7 +194,7 @@ def _tcp_messages(cap: Capture) -> list[CapturedSip]:
     return out
 
 
-def _frame_direction(cap: Capture, chunks: list[Chunk]) -> list[CapturedSip]:
+def _frame_direction(cap: PacketTable, chunks: list[Chunk]) -> list[CapturedSip]:
     """Cut one direction's bytes into messages; resynchronise after gaps and framing errors."""
     out: list[CapturedSip] = []
     framer = StreamFramer()

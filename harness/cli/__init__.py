@@ -19,8 +19,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dtmf": ("harness.cli.dtmf", "RFC 4733 DTMF events of a capture and their rule breaks"),
     "topology": ("harness.cli.topology", "bring the compose topology up or down, show its state"),
     "ladder": ("harness.cli.ladder", "draw the SIP ladder diagram of a capture (SVG or HTML)"),
-    "calls": ("harness.cli.calls", "list the calls of a capture: Call-ID, hosts, INVITE result, RTP"),
-    "report": ("harness.cli.report", "build the Allure HTML report offline (after `npm ci`); --serve"),
+    "calls": (
+        "harness.cli.calls",
+        "list the calls of a capture: Call-ID, hosts, INVITE result, RTP",
+    ),
+    "report": (
+        "harness.cli.report",
+        "build the Allure HTML report offline (after `npm ci`); --serve",
+    ),
 }
 
 

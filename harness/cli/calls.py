@@ -10,9 +10,13 @@ import json
 import sys
 from typing import Any
 
-from harness.cli.ladder import _strip, add_role_options, one_line_errors, roles_from
-from harness.media.find import rtp_streams
+from harness.cli.common import add_command, add_role_options, fail, roles_from
 
+HELP = "list the calls of a capture: Call-ID, hosts, times, INVITE result, counts"
+DESCRIPTION = (
+    "List the SIP calls (Call-IDs) of a pcap/pcapng capture with their hosts, "
+    "first and last message, INVITE outcome, message count and RTP packets."
+)
 EPILOG = """\
 columns: Call-ID; the hosts the call's messages went between (named by role); first and
 last message (seconds from the capture's first packet); INVITE: the final status of each
@@ -26,15 +30,7 @@ examples:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "calls",
-        help="list the calls of a capture: Call-ID, hosts, times, INVITE result, counts",
-        description="List the SIP calls (Call-IDs) of a pcap/pcapng capture with their hosts, "
-        "first and last message, INVITE outcome, message count and RTP packets.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    one_line_errors(parser)
+    parser = add_command(sub, "calls", HELP, DESCRIPTION, EPILOG)
     parser.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_role_options(parser)
@@ -43,25 +39,23 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.capture import CaptureError, open_capture
+    from harness.media.find import rtp_streams
     from harness.report.calls import calls_table, summarise_calls
 
     prog = "harness calls"
     try:
         roles = roles_from(args)
     except ValueError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
+        return fail(prog, str(exc), 2)
     try:
         capture = open_capture(args.capture)
         messages = capture.sip_messages()
         streams = rtp_streams(capture) if messages else []
     except CaptureError as exc:
-        print(f"{prog}: {args.capture}: {_strip(str(exc), args.capture)}", file=sys.stderr)
-        return 1
+        return fail(prog, f"{args.capture}: {exc}")
     if not messages:
-        print(f"{prog}: {args.capture}: no SIP messages in the capture ({len(capture)} packets)",
-              file=sys.stderr)
-        return 1
+        return fail(prog, f"{args.capture}: no SIP messages in the capture "
+                          f"({len(capture)} packets)")
     origin = float(capture.time[0])
     calls, loose = summarise_calls(messages, streams, roles, origin)
     if args.json:
@@ -69,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             "capture": str(args.capture),
             "origin": origin,
             "calls": [c.to_dict() for c in calls],
-            "rtp_without_sdp": loose,
+            "rtp_without_sdp": [s.to_dict() for s in loose],
             "warnings": list(capture.warnings),
         }
         print(json.dumps(doc, indent=2))

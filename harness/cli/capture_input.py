@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -27,3 +28,23 @@ def warn(prog: str, path: str, capture: Any) -> None:
     """The capture's partial-read warnings, one line each."""
     for warning in capture.warnings:
         print(f"{prog}: warning: {path}: {warning}", file=sys.stderr)
+
+
+def add_capture_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+
+
+def add_heuristic_options(parser: argparse.ArgumentParser, also: str) -> None:
+    """``--heuristic`` (help: ``also``) and ``--no-heuristic``; without either the RTP
+    search is heuristic only in a capture without SDP."""
+    heur = parser.add_mutually_exclusive_group()
+    heur.add_argument(
+        "--heuristic", dest="heuristic", action="store_const", const=True, help=also
+    )
+    heur.add_argument(
+        "--no-heuristic",
+        dest="heuristic",
+        action="store_const",
+        const=False,
+        help="only RTP set up by SDP",
+    )

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from harness.cli.capture_input import add_capture_argument, add_heuristic_options
 from harness.media.find import rtp_streams
 
 EPILOG = """\
@@ -34,24 +35,10 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    add_capture_argument(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list of events")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a rule is broken")
-    heur = parser.add_mutually_exclusive_group()
-    heur.add_argument(
-        "--heuristic",
-        dest="heuristic",
-        action="store_const",
-        const=True,
-        help="also look in RTP found without signalling",
-    )
-    heur.add_argument(
-        "--no-heuristic",
-        dest="heuristic",
-        action="store_const",
-        const=False,
-        help="only RTP set up by SDP",
-    )
+    add_heuristic_options(parser, "also look in RTP found without signalling")
     parser.set_defaults(func=run, heuristic=None)
 
 
@@ -87,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if (args.strict and broken) else 0
 
 
-def _table(items: list[dict]) -> str:
+def _table(items: list[dict[str, Any]]) -> str:
     if not items:
         return "no telephone events\n"
     lines = []

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from harness.cli.common import add_command, add_role_options, fail, roles_from
+
+HELP = "draw the SIP ladder diagram of a capture (SVG or interactive HTML)"
+DESCRIPTION = (
+    "Draw the SIP ladder (sequence) diagram of a pcap/pcapng capture: one "
+    "column per host, one arrow per SIP message with its time and SDP direction, RTP "
+    "streams as bands with packet counts, hold windows shaded."
+)
 EPILOG = """\
 hosts are named by role: by default the topology's host numbers on HARNESS_NET_PREFIX
 (default 192.168.100): .10 Asterisk, .20 Mediation Server, .40 Softphone; --role adds or
@@ -23,51 +29,8 @@ examples:
 """
 
 
-def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Usage errors as one line on stderr (exit 2) instead of the usage block."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(2, f"{parser.prog}: {message} (see {parser.prog} --help)\n")
-
-    parser.error = error  # type: ignore[method-assign]
-    return parser
-
-
-def add_role_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--role", action="append", default=[], metavar="ADDR=NAME",
-        help="name a host (e.g. 192.168.100.10=Asterisk); repeatable",
-    )
-    parser.add_argument(
-        "--no-topology-roles", action="store_true",
-        help="do not name the topology's .10/.20/.40 hosts by default",
-    )
-
-
-def roles_from(args: argparse.Namespace) -> dict[str, str]:
-    """The address -> name mapping of --role and the topology default; ValueError if bad."""
-    from harness.report.ladder import DEFAULT_NET_PREFIX, parse_role, topology_roles
-
-    roles: dict[str, str] = {}
-    if not args.no_topology_roles:
-        roles.update(topology_roles(os.environ.get("HARNESS_NET_PREFIX") or DEFAULT_NET_PREFIX))
-    for text in args.role:
-        addr, name = parse_role(text)
-        roles[addr] = name
-    return roles
-
-
 def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "ladder",
-        help="draw the SIP ladder diagram of a capture (SVG or interactive HTML)",
-        description="Draw the SIP ladder (sequence) diagram of a pcap/pcapng capture: one "
-        "column per host, one arrow per SIP message with its time and SDP direction, RTP "
-        "streams as bands with packet counts, hold windows shaded.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    one_line_errors(parser)
+    parser = add_command(sub, "ladder", HELP, DESCRIPTION, EPILOG)
     parser.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="FILE.svg (standalone SVG) or FILE.html (SVG with message details)")
@@ -85,32 +48,20 @@ def run(args: argparse.Namespace) -> int:
     prog = "harness ladder"
     suffix = os.path.splitext(args.output)[1].lower()
     if suffix not in (".svg", ".html", ".htm"):
-        print(f"{prog}: -o wants a .svg or .html file, not {args.output!r}", file=sys.stderr)
-        return 2
+        return fail(prog, f"-o wants a .svg or .html file, not {args.output!r}", 2)
     try:
         roles = roles_from(args)
     except ValueError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
+        return fail(prog, str(exc), 2)
     try:
         ladder = ladder_of_capture(args.capture, roles, call=args.call, title=args.title)
     except (CaptureError, LadderError) as exc:
-        print(f"{prog}: {args.capture}: {_strip(str(exc), args.capture)}", file=sys.stderr)
-        return 1
+        return fail(prog, f"{args.capture}: {exc}")
     try:
         path = write_ladder(ladder, args.output)
     except OSError as exc:
-        print(f"{prog}: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return fail(prog, f"cannot write {args.output}: {exc.strerror or exc}")
     hosts = ", ".join(ladder.name(h) for h in ladder.hosts)
     print(f"wrote {path}: {len(ladder.arrows)} SIP messages, {len(ladder.bands)} RTP streams, "
           f"hosts {hosts}")
     return 0
-
-
-def _strip(message: str, path: str) -> str:
-    """Messages that already start with the path do not repeat it."""
-    for prefix in (f"{path}: ", f"{Path(path)}: "):
-        if message.startswith(prefix):
-            return message[len(prefix):]
-    return message

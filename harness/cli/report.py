@@ -16,14 +16,18 @@ import functools
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from harness.cli.ladder import one_line_errors
+from harness.cli.common import add_command, fail
 
 REPORT_NAME = "SIP interoperability harness"
 
+HELP = "build the Allure HTML report of a run offline (npm 'allure'), optionally serve it"
+DESCRIPTION = (
+    "Build the Allure HTML report from pytest's allure results with the npm "
+    "package pinned in package.json (run `npm ci` once), offline."
+)
 EPILOG = """\
 setup, once per checkout:  npm ci            (installs the pinned allure package)
 results come from pytest:  pytest --alluredir reports/allure-results ...
@@ -35,15 +39,7 @@ examples:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "report",
-        help="build the Allure HTML report of a run offline (npm 'allure'), optionally serve it",
-        description="Build the Allure HTML report from pytest's allure results with the npm "
-        "package pinned in package.json (run `npm ci` once), offline.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    one_line_errors(parser)
+    parser = add_command(sub, "report", HELP, DESCRIPTION, EPILOG)
     parser.add_argument("--results", default="reports/allure-results", metavar="DIR",
                         help="allure-pytest's results (default: reports/allure-results)")
     parser.add_argument("--out", default="reports/allure-report", metavar="DIR",
@@ -76,14 +72,12 @@ def find_root(start: Path | None = None) -> Path | None:
 
 
 def _fail(message: str) -> int:
-    print(f"harness report: {message}", file=sys.stderr)
-    return 1
+    return fail("harness report", message)
 
 
 def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
-        print(f"harness report: --port must be 1-65535, not {args.port}", file=sys.stderr)
-        return 2
+        return fail("harness report", f"--port must be 1-65535, not {args.port}", 2)
     results = Path(args.results).resolve()
     out = Path(args.out).resolve()
     if not results.is_dir():

@@ -12,9 +12,15 @@ import gc
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+from harness.cli.capture_input import add_capture_argument, add_heuristic_options
 from harness.media.find import rtp_streams
+
+if TYPE_CHECKING:
+    from harness.capture import Capture
+    from harness.media.streams import StreamStats
 
 EPILOG = """\
 streams: RTP is found from the SDP of the SIP in the capture (UDP, or TCP reassembled);
@@ -58,27 +64,13 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    add_capture_argument(parser)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print a JSON list of streams")
     fmt.add_argument(
         "--tshark", action="store_true", help="print tshark's '-q -z rtp,streams' block exactly"
     )
-    heur = parser.add_mutually_exclusive_group()
-    heur.add_argument(
-        "--heuristic",
-        dest="heuristic",
-        action="store_const",
-        const=True,
-        help="also find RTP without signalling",
-    )
-    heur.add_argument(
-        "--no-heuristic",
-        dest="heuristic",
-        action="store_const",
-        const=False,
-        help="only RTP set up by SDP",
-    )
+    add_heuristic_options(parser, "also find RTP without signalling")
     parser.add_argument(
         "--workers",
         type=int,
@@ -109,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
 
     workers = args.workers or min(2, os.cpu_count() or 1)
 
-    def work() -> tuple[Any, list[Any]]:
+    def work() -> tuple[Capture, list[StreamStats]]:
         cap = open_capture(args.capture, workers=workers)
         return cap, stats_of(rtp_streams(cap, heuristic=args.heuristic), workers=workers)
 
@@ -129,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def tshark_block(stats: list) -> str:
+def tshark_block(stats: Sequence[StreamStats]) -> str:
     """The ``-q -z rtp,streams`` output of tshark 4.0 (streams newest first, as tshark)."""
     lines = [
         "========================= RTP Streams ========================",
@@ -161,7 +153,7 @@ def tshark_block(stats: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table(stats: list) -> str:
+def table(stats: Sequence[StreamStats]) -> str:
     if not stats:
         return "no RTP streams\n"
     rows = [
@@ -193,18 +185,17 @@ def table(stats: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _problems(s: Any) -> str:
-    out = []
-    if s.sequence_errors:
-        out.append(f"{s.sequence_errors} seq errors")
-    if s.duplicates:
-        out.append(f"{s.duplicates} dup")
-    if s.out_of_order:
-        out.append(f"{s.out_of_order} late")
-    if s.wrong_timestamps:
-        out.append(f"{s.wrong_timestamps} ts before start")
-    if s.timestamp_anomalies:
-        out.append(f"{s.timestamp_anomalies} ts steps")
-    if s.ssrc_changes:
-        out.append(f"{s.ssrc_changes} ssrc changes")
-    return ", ".join(out)
+# the counters behind the Problems column, in order, with their labels
+_PROBLEMS = (
+    ("sequence_errors", "seq errors"),
+    ("duplicates", "dup"),
+    ("out_of_order", "late"),
+    ("wrong_timestamps", "ts before start"),
+    ("timestamp_anomalies", "ts steps"),
+    ("ssrc_changes", "ssrc changes"),
+)
+
+
+def _problems(s: StreamStats) -> str:
+    counts = ((getattr(s, name), label) for name, label in _PROBLEMS)
+    return ", ".join(f"{count} {label}" for count, label in counts if count)

@@ -143,7 +143,7 @@ def _read(path: str, stdin: Any) -> bytes:
                 raise Unreadable("stdin is closed")
             stream = getattr(stdin, "buffer", None)
             if stream is not None:
-                return stream.read(MAX_BYTES + 1)
+                return bytes(stream.read(MAX_BYTES + 1))
             text = stdin.read()
             return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
         with open(path, "rb") as fh:

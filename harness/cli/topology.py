@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "HARNESS_CAPTURE_PORT (18090), HARNESS_PROJECT (sipharness).",
     )
     parser.add_argument("action", choices=["up", "down", "status", "logs"])
-    parser.add_argument("service", nargs="?", help="for logs: mediation, asterisk, capture, softphone")
+    parser.add_argument(
+        "service", nargs="?", help="for logs: mediation, asterisk, capture, softphone"
+    )
     parser.set_defaults(func=run)
 
 
@@ -44,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
             return 0 if all(states.get(s) == "healthy" for s in SERVICES) else 1
         else:
             if args.service not in SERVICES:
-                print(f"harness topology logs: name a service: {', '.join(SERVICES)}", file=sys.stderr)
+                print(
+                    f"harness topology logs: name a service: {', '.join(SERVICES)}", file=sys.stderr
+                )
                 return 2
             print(topo.compose.logs(args.service), end="")
     except (TopologyError, ConfigError) as exc:

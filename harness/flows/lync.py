@@ -10,22 +10,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
-from harness.analysis.legs import Roles
-from harness.topology.config import role_names
-from harness.topology.http import ControlError
+from harness.analysis.lync_flow import check_lync_flow
+from harness.analysis.verdict import Verdict
+from harness.flows.run import CallPcap, CallRun, Simulators, last_call, prepare, verdict_of
+from harness.peers.client import Behaviour, JsonValue
 from harness.topology.sipp import SippResult
 
 if TYPE_CHECKING:
-    from harness.analysis.verdict import Verdict
-    from harness.pytest_plugin import CallPcap
     from harness.topology.topology import Topology
 
 # The seed's timeline, shortened: answer quickly, talk, hold, resume, talk, Lync hangs up.
-DEFAULT_BEHAVIOUR: dict[str, Any] = {
+DEFAULT_BEHAVIOUR: Behaviour = {
     "progress_delay_ms": 20,
     "ring_delay_ms": 40,
     "answer_delay_ms": 200,
@@ -36,65 +33,30 @@ DEFAULT_BEHAVIOUR: dict[str, Any] = {
 }
 
 
-@dataclass
-class CallRun:
-    flow: str
-    pcap: Any  # CallPcap
-    sipp: SippResult | None
-    mediation_call: dict[str, Any] | None
-    roles: Roles
-    behaviour: dict[str, Any]
-    problems: list[str] = field(default_factory=list)
-
-
-def roles_of(topology: Topology) -> Roles:
-    return Roles(role_names(topology.config.net_prefix))
-
-
-def _last_call(topology: Topology, problems: list[str], timeout_s: float = 10,
-               peer: Any = None) -> dict[str, Any] | None:
-    peer = peer or topology.mediation
-    try:
-        return peer.request(
-            "GET", f"/calls/last?wait=ended&timeout={timeout_s:g}", timeout=timeout_s + 5)
-    except ControlError as exc:
-        if exc.status == 408 and isinstance(exc.body, dict):
-            problems.append(f"the {peer.name}'s call did not end within {timeout_s:g} s")
-            return exc.body
-        if exc.status == 404:
-            problems.append(f"no call reached the {peer.name}")
-            return None
-        raise
-
-
-def _label(pcap: CallPcap) -> str:
-    return pcap.path.stem
-
-
 def outbound(topology: Topology, pcap: CallPcap, sipp_timeout_s: int = 30,
-             **behaviour: Any) -> CallRun:
+             **behaviour: JsonValue) -> CallRun:
     """Softphone -> Asterisk -> Mediation Server (the seed's steps 1-12)."""
     wanted = {**DEFAULT_BEHAVIOUR, **behaviour}
-    topology.mediation_behaviour(**wanted)
-    topology.mediation.request("DELETE", "/calls")
+    sims = Simulators.of(topology)
+    prepare(sims.mediation, **wanted)
     problems: list[str] = []
-    sipp = topology.softphone.run("softphone_uac_call_lync.xml", _label(pcap),
+    sipp = topology.softphone.run("softphone_uac_call_lync.xml", pcap.label,
                                   service="+14255550150", timeout_s=sipp_timeout_s)
     # A failed call may never have reached the Mediation Server: do not wait long for it.
-    call = _last_call(topology, problems, timeout_s=10 if sipp.ok else 1)
+    call = last_call(sims.mediation, problems, timeout_s=10 if sipp.ok else 1)
     pcap.stop()
     if not sipp.ok:
         problems.append(sipp.describe())
-    return CallRun("outbound: softphone -> Asterisk -> Lync", pcap, sipp, call,
-                   roles_of(topology), wanted, problems)
+    return CallRun("outbound: softphone -> Asterisk -> Lync", pcap, sipp, call, sims.roles,
+                   wanted, problems)
 
 
-def inbound(topology: Topology, pcap: CallPcap, **behaviour: Any) -> CallRun:
+def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallRun:
     """Mediation Server (Lync user +14255550150) -> Asterisk -> softphone 1000."""
     wanted = {**DEFAULT_BEHAVIOUR, **behaviour}
-    topology.mediation_behaviour()
-    topology.mediation.request("DELETE", "/calls")
-    label = _label(pcap)
+    sims = Simulators.of(topology)
+    prepare(sims.mediation)
+    label = pcap.label
     problems: list[str] = []
     # X-Lite registers first (from another port: the answering SIPp holds 5060).
     reg = topology.softphone.run("softphone_register.xml", f"{label}-register", service="1000",
@@ -107,44 +69,18 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: Any) -> CallRun:
     uas.start()
     if not topology.softphone.wait_listening(5060):
         problems.append("the answering softphone (SIPp) did not bind UDP 5060 within 10 s")
-    topology.mediation.request("POST", "/calls", {"to": "+1000", "from": "+14255550150", **wanted})
+    sims.mediation.place_call("+1000", **{"from": "+14255550150", **wanted})
     uas.join(60)
-    call = _last_call(topology, problems)
+    call = last_call(sims.mediation, problems)
     pcap.stop()
     sipp = results[0] if results else reg
     if results and not sipp.ok:
         problems.append(sipp.describe())
-    return CallRun("inbound: Lync -> Asterisk -> softphone", pcap, sipp, call,
-                   roles_of(topology), wanted, problems)
+    return CallRun("inbound: Lync -> Asterisk -> softphone", pcap, sipp, call, sims.roles,
+                   wanted, problems)
 
 
-def verdict_of(run: CallRun, check: Callable[[Any], Verdict]) -> Verdict:
-    """Opens the run's pcap and applies `check(capture)`; an unreadable pcap, the
-    capture's warnings and drops, and the run's own problems go into the verdict."""
-    from harness.analysis.verdict import Verdict
-    from harness.capture import CaptureError, open_capture
-
-    path = run.pcap.path
-    try:
-        capture = open_capture(path)
-    except CaptureError as exc:
-        verdict = Verdict(run.flow, path)
-        verdict.check("capture", "-", "pcap", False, "a readable capture of the call", str(exc))
-        return verdict
-    verdict = check(capture)
-    for warning in capture.warnings:
-        verdict.note(f"capture: {warning}")
-    dropped = run.pcap.result.dropped if run.pcap.result is not None else None
-    if dropped:
-        verdict.note(f"tcpdump dropped {dropped} packets: a missing packet may be the capture's")
-    for problem in run.problems:
-        verdict.check("call", "-", "call completed", False, "the scripted call runs to its end", problem)
-    return verdict
-
-
-def verify(run: CallRun, direction: str) -> Verdict:
+def verify(run: CallRun, direction: Literal["outbound", "inbound"]) -> Verdict:
     """Checks the seed's steps on both legs of the run's pcap."""
-    from harness.analysis.lync_flow import check_lync_flow
-
     return verdict_of(run, lambda capture: check_lync_flow(
         capture.sip_messages(), capture, run.roles, run.pcap.path, direction, run.flow))

@@ -7,59 +7,61 @@ capture sees the whole exchange).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
-from harness.flows.lync import CallRun, _last_call, roles_of, verdict_of
+from harness.analysis import skype_flow
+from harness.analysis.verdict import Verdict
+from harness.capture import Capture
+from harness.flows.run import CallPcap, CallRun, Simulators, last_call, prepare, verdict_of
+from harness.peers.client import Behaviour, ControlApiError, JsonValue, Registration
 from harness.topology.compose import TopologyError
-from harness.topology.http import ControlError
 
 if TYPE_CHECKING:
-    from harness.analysis.verdict import Verdict
-    from harness.pytest_plugin import CallPcap
     from harness.topology.topology import Topology
 
-LYNC_CALL = {"hold_after_ms": None, "hangup_after_ms": 2000, "hangup_by": "mediation"}
+LYNC_CALL: Behaviour = {"hold_after_ms": None, "hangup_after_ms": 2000, "hangup_by": "mediation"}
+
+Check = Literal["registration", "lync_to_skype", "skype_to_lync"]
 
 
-def lync_dials(topology: Topology, pcap: CallPcap, number: str, skype: dict[str, Any] | None = None,
-               **behaviour: Any) -> CallRun:
+def lync_dials(topology: Topology, pcap: CallPcap, number: str,
+               skype: Behaviour | None = None, **behaviour: JsonValue) -> CallRun:
     """The Lync user dials `number` (1001: Skype's test number; 1002: echo123)."""
-    topology.skype_behaviour(**(skype or {}))
-    topology.skype.request("DELETE", "/calls")
-    topology.mediation_behaviour()
-    topology.mediation.request("DELETE", "/calls")
+    sims = Simulators.of(topology)
+    prepare(sims.skype, **(skype or {}))
+    prepare(sims.mediation)
     problems: list[str] = []
-    topology.mediation.request("POST", "/calls", {"to": number, "from": "+14255550150",
-                                                  **LYNC_CALL, **behaviour})
-    call = _last_call(topology, problems, timeout_s=15)
-    _last_call(topology, problems, timeout_s=5, peer=topology.skype)  # its BYE answered too
+    wanted = {**LYNC_CALL, **behaviour}
+    sims.mediation.place_call(number, **{"from": "+14255550150", **wanted})
+    call = last_call(sims.mediation, problems, timeout_s=15)
+    last_call(sims.skype, problems, timeout_s=5)  # its BYE answered too
     pcap.stop()
-    return CallRun(f"Lync dials {number.lstrip('+')} (Skype)", pcap, None, call, roles_of(topology),
-                   {**LYNC_CALL, **behaviour}, problems)
+    return CallRun(f"Lync dials {number.lstrip('+')} (Skype)", pcap, None, call, sims.roles,
+                   wanted, problems)
 
 
 def skype_calls_lync(topology: Topology, pcap: CallPcap, anonymous: bool = True,
                      hangup_after_ms: int = 2000) -> CallRun:
     """A Skype user calls the business account; the profile number routes to Lync."""
-    topology.mediation_behaviour(hold_after_ms=None, hangup_by="remote")
-    topology.mediation.request("DELETE", "/calls")
-    topology.skype_behaviour()
-    topology.skype.request("DELETE", "/calls")
+    sims = Simulators.of(topology)
+    prepare(sims.mediation, hold_after_ms=None, hangup_by="remote")
+    prepare(sims.skype)
     problems: list[str] = []
-    topology.skype.request("POST", "/calls", {"to": "99051000107808", "from": "+4420799900",
-                                              "anonymous": anonymous, "hangup_after_ms": hangup_after_ms})
-    call = _last_call(topology, problems, timeout_s=15, peer=topology.skype)
-    _last_call(topology, problems, timeout_s=5)  # the Lync side ends too
+    sims.skype.place_call("99051000107808", anonymous=anonymous, hangup_after_ms=hangup_after_ms,
+                          **{"from": "+4420799900"})
+    call = last_call(sims.skype, problems, timeout_s=15)
+    last_call(sims.mediation, problems, timeout_s=5)  # the Lync side ends too
     pcap.stop()
-    return CallRun("Skype calls Lync", pcap, None, call, roles_of(topology),
-                   {"anonymous": anonymous}, problems)
+    return CallRun("Skype calls Lync", pcap, None, call, sims.roles, {"anonymous": anonymous},
+                   problems)
 
 
 def registration(topology: Topology, pcap: CallPcap, grant_s: int = 8,
-                 timeout_s: float = 20) -> tuple[CallRun, list[dict[str, Any]]]:
+                 timeout_s: float = 20) -> tuple[CallRun, list[Registration]]:
     """Asterisk registers afresh; Skype grants `grant_s` seconds; Asterisk must refresh."""
-    topology.skype_behaviour(max_expires=grant_s)
-    topology.skype.request("DELETE", "/registrations")
+    sims = Simulators.of(topology)
+    sims.skype.behaviour(max_expires=grant_s)
+    sims.skype.clear_registrations()
     problems: list[str] = []
     try:
         topology.asterisk("pjsip send register skype-reg")
@@ -67,26 +69,34 @@ def registration(topology: Topology, pcap: CallPcap, grant_s: int = 8,
         problems.append(str(exc))
     # Two registrations that bind: the first and its refresh.
     try:
-        regs = topology.skype.request("GET", f"/registrations?wait=2&timeout={timeout_s:g}",
-                                      timeout=timeout_s + 5)
-    except ControlError as exc:
-        regs = exc.body if isinstance(exc.body, list) else []
+        wait = sims.skype.registrations(wait=2, timeout_s=timeout_s)
+        regs, reached = wait.value, wait.reached
+    except ControlApiError:
+        regs, reached = [], False
+    if not reached:
         problems.append(f"{len(regs)} registrations within {timeout_s:g} s, expected a refresh")
     pcap.stop()
-    return CallRun("Skype for SIP registration", pcap, None, None, roles_of(topology),
+    return CallRun("Skype for SIP registration", pcap, None, None, sims.roles,
                    {"max_expires": grant_s}, problems), regs
 
 
-def verify(run: CallRun, kind: str, **kwargs: Any) -> Verdict:
-    """kind: 'registration', 'lync_to_skype' or 'skype_to_lync' (skype_flow's checks)."""
-    from harness.analysis import skype_flow
+def verify(run: CallRun, kind: Check, *, granted_s: int | None = None,
+           dialled: str | None = None, target: str | None = None, via_profile: bool = True,
+           anonymous: bool = True) -> Verdict:
+    """kind: 'registration' (with `granted_s`), 'lync_to_skype' (with `dialled`, `target`,
+    `via_profile`) or 'skype_to_lync' (with `anonymous`): skype_flow's checks."""
+    if kind == "registration" and granted_s is None:
+        raise TypeError("verify(kind='registration') needs granted_s")
+    if kind == "lync_to_skype" and (dialled is None or target is None):
+        raise TypeError("verify(kind='lync_to_skype') needs dialled and target")
 
-    def check(capture: Any) -> Verdict:
+    def check(capture: Capture) -> Verdict:
         sip, path = capture.sip_messages(), run.pcap.path
-        if kind == "registration":
-            return skype_flow.check_registration(sip, run.roles, path, **kwargs)
-        if kind == "lync_to_skype":
-            return skype_flow.check_lync_to_skype(sip, capture, run.roles, path, run.flow, **kwargs)
-        return skype_flow.check_skype_to_lync(sip, capture, run.roles, path, run.flow, **kwargs)
+        if kind == "registration" and granted_s is not None:
+            return skype_flow.check_registration(sip, run.roles, path, granted_s=granted_s)
+        if kind == "lync_to_skype" and dialled is not None and target is not None:
+            return skype_flow.check_lync_to_skype(sip, capture, run.roles, path, run.flow,
+                                                  dialled, target, via_profile)
+        return skype_flow.check_skype_to_lync(sip, capture, run.roles, path, run.flow, anonymous)
 
     return verdict_of(run, check)

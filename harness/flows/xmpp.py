@@ -13,13 +13,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from harness.flows.lync import CallRun, _last_call, roles_of, verdict_of
-from harness.gtalk.bot import GtalkError
+from harness.analysis.verdict import Verdict
+from harness.analysis.xmpp_flow import CHAT, check_ivr
+from harness.flows.run import CallPcap, CallRun, Simulators, last_call, prepare, verdict_of
+from harness.gtalk import GtalkError
+from harness.roles import ASTERISK
 
 if TYPE_CHECKING:
-    from harness.analysis.verdict import Verdict
-    from harness.gtalk.bot import GtalkUser
-    from harness.pytest_plugin import CallPcap
+    from harness.gtalk import GtalkUser
     from harness.topology.topology import Topology
 
 ASTERISK_JID = "asterisk@gmail.test"
@@ -44,7 +45,7 @@ def _wait_prompt(user: GtalkUser, run: IvrRun, kind: str, timeout: float) -> boo
     except GtalkError as exc:
         run.problems.append(f"no {kind} prompt from Asterisk: {exc}")
         return False
-    run.transcript.append(("Asterisk", text))
+    run.transcript.append((ASTERISK, text))
     if text not in PROMPTS[kind]:
         run.problems.append(f"expected the {kind} prompt {PROMPTS[kind][0]!r}, got {text!r}")
         return False
@@ -64,12 +65,12 @@ def ivr_call(topology: Topology, pcap: CallPcap, user: GtalkUser, option: str | 
     conference id's digits, about 250 ms each, after option 5)."""
     if hangup_after_ms is None:
         hangup_after_ms = 1500 + (300 * len(confid) if option == "5" else 0)
-    topology.mediation_behaviour(hold_after_ms=None, hangup_after_ms=hangup_after_ms,
-                                 hangup_by="mediation")
-    topology.mediation.request("DELETE", "/calls")
+    sims = Simulators.of(topology)
+    prepare(sims.mediation, hold_after_ms=None, hangup_after_ms=hangup_after_ms,
+            hangup_by="mediation")
     user.drain(ASTERISK_JID)
     run = IvrRun(f"Google Talk IVR, option {option or '(no answer)'}", pcap, None, None,
-                 roles_of(topology), {"option": option}, option=option)
+                 sims.roles, {"option": option}, option=option)
     topology.asterisk(f"dialplan set global GTALK_JID {user.jid}")
     topology.asterisk("channel originate Local/s@gtalk-call application Wait 30")
     try:
@@ -78,7 +79,7 @@ def ivr_call(topology: Topology, pcap: CallPcap, user: GtalkUser, option: str | 
         run.problems.append(f"the IVR menu did not arrive: {exc}")
         pcap.stop()
         return run
-    run.transcript += [("Asterisk", m) for m in menu]
+    run.transcript += [(ASTERISK, m) for m in menu]
     if option is not None:
         _say(user, run, option)
         steps = {"1": ["name"], "2": ["name", "number"], "3": ["name"], "5": ["name", "confid"]}
@@ -89,27 +90,26 @@ def ivr_call(topology: Topology, pcap: CallPcap, user: GtalkUser, option: str | 
             _say(user, run, answers[kind])
         if option == "4":
             try:
-                run.transcript += [("Asterisk", m) for m in user.messages_until(ASTERISK_JID, 5, timeout=10)]
+                info = user.messages_until(ASTERISK_JID, 5, timeout=10)
+                run.transcript += [(ASTERISK, m) for m in info]
             except GtalkError as exc:
                 run.problems.append(f"the company info did not arrive: {exc}")
     if option in ("1", "2", "3", "5"):
-        run.mediation_call = _last_call(topology, run.problems, timeout_s=15)
+        run.mediation_call = last_call(sims.mediation, run.problems, timeout_s=15)
     else:
         # The IVR must end by itself (after JABBER_RECEIVE's timeout at most) without
         # a call to Lync.
         if not topology.wait_idle(settle_s):
             run.problems.append(f"Asterisk still had channels up {settle_s:g} s after the IVR")
-        calls = topology.mediation.request("GET", "/calls") or []
+        calls = sims.mediation.calls()
         run.mediation_call = calls[-1] if calls else None
     pcap.stop()
-    run.transcript += [("Asterisk", m) for m in user.drain(ASTERISK_JID)]
+    run.transcript += [(ASTERISK, m) for m in user.drain(ASTERISK_JID)]
     return run
 
 
 def verify(run: IvrRun, name: str = "Alice Smith", number: str = "+14255550150",
            confid: str = "123456#") -> Verdict:
-    from harness.analysis.xmpp_flow import check_ivr
-
     return verdict_of(run, lambda capture: check_ivr(
         run.transcript, capture.sip_messages(), capture, run.roles, run.pcap.path, run.flow,
         run.option, name, number, confid))
@@ -118,9 +118,6 @@ def verify(run: IvrRun, name: str = "Alice Smith", number: str = "+14255550150",
 def account_status(topology: Topology, user: GtalkUser, timeout_s: float = 8.0) -> Verdict:
     """Seed jabber.conf: Asterisk's account connected, available, "How can we help?", and
     a Google Talk user's subscription accepted."""
-    from harness.analysis.verdict import Verdict
-    from harness.analysis.xmpp_flow import CHAT
-
     v = Verdict("Google Talk account (jabber.conf)", None, family="Google Talk")
     deadline = time.monotonic() + timeout_s
     state = ""
@@ -131,7 +128,7 @@ def account_status(topology: Topology, user: GtalkUser, timeout_s: float = 8.0) 
         if state == "Connected":
             break
         time.sleep(0.25)
-    v.equal("account", "Asterisk", "xmpp show connections: gtalk_account", "Connected", state)
+    v.equal("account", ASTERISK, "xmpp show connections: gtalk_account", "Connected", state)
     try:
         user.subscribe(ASTERISK_JID, timeout=5)
         v.check("account", CHAT, "subscription", True, "accepted (seed: auto-accepts subscribes)",

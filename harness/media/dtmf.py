@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from harness.media.payload_types import event_clock, is_telephone_event
-
-if TYPE_CHECKING:
-    from harness.media.streams import RtpStream
+from harness.media.series import PacketArrays
 
 _NAMES = "0123456789*#ABCD"
 MIN_END_PACKETS = 3
@@ -63,7 +61,7 @@ class DtmfEvent:
     def ok(self) -> bool:
         return not self.violations
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "digit": self.digit,
             "event": self.event,
@@ -83,7 +81,19 @@ class DtmfEvent:
         }
 
 
-def event_payload_types(stream: RtpStream) -> list[int]:
+class EventStream(PacketArrays, Protocol):
+    """What the DTMF reading needs of a stream (an ``RtpStream``)."""
+
+    ssrc: int
+    rtpmap: dict[int, tuple[str, int]]
+    frame: np.ndarray
+
+    @property
+    def payload_len(self) -> np.ndarray: ...
+    def payload_bytes(self, idx: np.ndarray, width: int) -> np.ndarray: ...
+
+
+def event_payload_types(stream: EventStream) -> list[int]:
     """Payload types of the stream that carry telephone events.
 
     With SDP: those whose ``a=rtpmap`` says ``telephone-event``. Without: the ones tshark
@@ -106,7 +116,7 @@ class _Building:
     ended: bool = False
 
 
-def dtmf_events(stream: RtpStream, pts: list[int] | None = None) -> list[DtmfEvent]:
+def dtmf_events(stream: EventStream, pts: list[int] | None = None) -> list[DtmfEvent]:
     pts = event_payload_types(stream) if pts is None else pts
     if not pts:
         return []

@@ -15,19 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.capture.formats import gather
-from harness.capture.packets import PROTO_UDP, addr_to_str
+from harness.capture.addresses import addr_to_str
+from harness.capture.capture import Capture
 from harness.capture.parallel import can_fork, split
+from harness.capture.records import gather
 from harness.capture.sdpmap import SdpEndpoint, endpoints
+from harness.capture.table import PROTO_UDP
 from harness.media.payload_types import payload_info
 from harness.media.streams import RtpStream
-
-if TYPE_CHECKING:
-    from harness.capture.capture import Capture
 
 NON_MEDIA_PORTS = np.array(
     [
@@ -262,7 +260,7 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
     start_ns = int(cap.ts_ns[0])
     non_media = set(NON_MEDIA_PORTS.tolist())
     out: list[RtpStream] = []
-    flows: dict[tuple, list[RtpStream]] = {}
+    flows: dict[tuple[str, int, str, int], list[RtpStream]] = {}
     for g in range(bounds.size - 1):
         lo, hi = int(bounds[g]), int(bounds[g + 1])
         i = int(g_frame[lo]) - 1
@@ -318,7 +316,9 @@ def _endpoints(cap: Capture) -> list[SdpEndpoint]:
     return endpoints(cap.sip_messages())
 
 
-def _stream_packets(cap: Capture, sel: np.ndarray, cols: list[Column]) -> tuple:
+def _stream_packets(
+    cap: Capture, sel: np.ndarray, cols: list[Column]
+) -> tuple[np.ndarray, ...]:
     """The packets ``sel`` grouped into streams, and what the streams need of them, per
     packet in stream order (each stream takes views of these): stream bounds, frame
     numbers, RTP header fields, times, and whether they pass as RTP on an SDP port and

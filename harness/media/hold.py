@@ -1,35 +1,122 @@
-"""Hold checks: does each RTP direction send, or stay silent, as the SDP in force says?
+"""Hold: the windows in which a call is held, and whether each RTP direction sends, or
+stays silent, as the SDP in force says.
 
-RFC 3264 section 6.1 / 8.4: a side may send while its own SDP says ``sendrecv`` or
-``sendonly`` and its peer's says ``sendrecv`` or ``recvonly``; a ``sendonly`` offer (hold)
-is answered ``recvonly``, so the held side goes quiet, while the holder may send (music)
-or not; Lync holds with ``a=inactive`` on both (MS-SDPEXT 3.1.5.23), so both go quiet.
-Media is required only where both say ``sendrecv``.
+Hold windows (:func:`hold_windows`, what the ladder and the plots shade) come from the SIP
+messages alone: a window opens at an SDP whose media direction is ``sendonly``,
+``recvonly`` or ``inactive``, or whose c= address is the RFC 2543 hold address
+``0.0.0.0``, between the two hosts of that message in that call; it closes at the next SDP
+between them that is not held, or at their BYE; one still open ends at the last message.
+
+Media periods (:func:`media_periods`, :func:`check_hold`) follow RFC 3264 section 6.1 /
+8.4: a side may send while its own SDP says ``sendrecv`` or ``sendonly`` and its peer's
+says ``sendrecv`` or ``recvonly``; a ``sendonly`` offer (hold) is answered ``recvonly``, so
+the held side goes quiet, while the holder may send (music) or not; Lync holds with
+``a=inactive`` on both (MS-SDPEXT 3.1.5.23), so both go quiet. Media is required only
+where both say ``sendrecv``.
 
 A direction is identified by addresses and ports: the sender's own SDP is the one that
 announced its source address and port (symmetric RTP, which every party here uses), its
 peer's the one that announced the destination. Each SDP takes effect when its SIP
 message is captured; a grace period after every change lets media catch up. A call's
-media ends with its BYE. Not covered: RFC 2543 hold by ``c=0.0.0.0`` (the address
-changes, so the direction is seen as a new one).
+media ends with its BYE. Not covered by media periods: RFC 2543 hold by ``c=0.0.0.0``
+(the address changes, so the direction is seen as a new one).
+
+Both read an SDP's directions the same way (:func:`harness.capture.sdpmap.direction_of`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.capture.addresses import addr_from_str
+from harness.capture.capture import Capture
+from harness.capture.sdpmap import SdpEndpoint, endpoints, sdp_directions
+from harness.capture.sip import CapturedSip
 from harness.media.find import rtp_streams
 from harness.media.silence import silence_windows
+from harness.sip import Request
 
-if TYPE_CHECKING:
-    from harness.capture.capture import Capture
-    from harness.capture.sdpmap import SdpEndpoint
+Key = tuple[int, int, int]  # an endpoint: address (two halves) and port
+SENDING = frozenset({"sendrecv", "sendonly"})
+RECEIVING = frozenset({"sendrecv", "recvonly"})
+# In this order: the first of them in an SDP names the hold.
+HELD_DIRECTIONS = ("inactive", "sendonly", "recvonly")
 
-SENDING = {"sendrecv", "sendonly"}
-RECEIVING = {"sendrecv", "recvonly"}
+
+def held_direction(directions: Iterable[str], hold_address: bool = False) -> str | None:
+    """The direction that puts an SDP on hold (its first held media section; ``inactive``
+    for an RFC 2543 hold address alone), or None when the SDP does not hold."""
+    for d in directions:
+        if d in HELD_DIRECTIONS:
+            return d
+    return "inactive" if hold_address else None
+
+
+@dataclass(frozen=True)
+class HoldWindow:
+    """A call on hold between two hosts, from the holding SDP to the resuming one."""
+
+    a: str  # the two hosts, sorted
+    b: str
+    start: float  # seconds since the origin given to :func:`hold_windows`
+    end: float
+    direction: str  # the held a= direction (``inactive`` for a c=0.0.0.0 hold)
+    call_id: str | None
+    start_frame: int
+    end_frame: int | None  # None: never resumed within the capture
+
+
+def _call_id(item: CapturedSip) -> str | None:
+    if item.message is None:
+        return None
+    try:
+        return item.message.call_id
+    except Exception:  # noqa: BLE001 - a broken Call-ID must not lose the message
+        return None
+
+
+def _is_bye(item: CapturedSip) -> bool:
+    return isinstance(item.message, Request) and item.message.method == "BYE"
+
+
+def hold_windows(messages: Iterable[CapturedSip], *, origin: float = 0.0) -> list[HoldWindow]:
+    """The hold windows of captured SIP messages (in frame order), sorted by start.
+
+    A window belongs to one call and one pair of hosts. Times are ``message.time - origin``.
+    """
+    items = sorted(messages, key=lambda m: m.frame)
+    last = max((m.time - origin for m in items), default=0.0)
+    open_: dict[tuple[str | None, frozenset[str]], tuple[CapturedSip, str]] = {}
+    out: list[HoldWindow] = []
+
+    def window(start: CapturedSip, direction: str, end: CapturedSip | None) -> HoldWindow:
+        a, b = sorted((start.src, start.dst))
+        stop = last if end is None else end.time - origin
+        return HoldWindow(
+            a, b, start.time - origin, stop, direction, _call_id(start), start.frame,
+            None if end is None else end.frame,
+        )
+
+    for item in items:
+        key = (_call_id(item), frozenset((item.src, item.dst)))
+        directions, hold_address = sdp_directions(item)
+        if directions:
+            held = held_direction(directions, hold_address)
+            if held is not None and key not in open_:
+                open_[key] = (item, held)
+            elif held is None and key in open_:
+                start, direction = open_.pop(key)
+                out.append(window(start, direction, item))
+        elif _is_bye(item) and key in open_:
+            start, direction = open_.pop(key)
+            out.append(window(start, direction, item))
+    for start, direction in open_.values():
+        out.append(window(start, direction, None))
+    out.sort(key=lambda h: h.start)
+    return out
 
 
 @dataclass(frozen=True)
@@ -68,25 +155,22 @@ class HoldFinding:
 def _end_of_call(cap: Capture, call_id: str | None, after: float) -> float | None:
     for item in cap.sip_messages():
         msg = item.message
-        if msg is None or item.time < after:
-            continue
-        if getattr(msg, "method", None) == "BYE" and msg.call_id == call_id:
-            return item.time
+        # a BYE or its response (the capture may have missed the request)
+        if msg is not None and item.time >= after and msg.method == "BYE":
+            if _call_id(item) == call_id:
+                return item.time
     return None
 
 
 def media_periods(cap: Capture) -> list[MediaPeriod]:
     """The send/silent periods of every direction that SDP set up (both ways of each
     negotiated pair of endpoints, and every RTP stream whose destination SDP announced)."""
-    from harness.capture.packets import addr_from_str
-    from harness.capture.sdpmap import endpoints
-
     eps = endpoints(cap.sip_messages())
-    by_key: dict[tuple[int, int, int], list[SdpEndpoint]] = {}
+    by_key: dict[Key, list[SdpEndpoint]] = {}
     for ep in eps:
         by_key.setdefault(ep.key, []).append(ep)
     # (sender key, receiver key) -> (sender address, receiver address, call-id)
-    pairs: dict[tuple, tuple[str, str, str | None]] = {}
+    pairs: dict[tuple[Key, Key], tuple[str, str, str | None]] = {}
     for a in eps:  # both ways of each offer/answer pair of a call
         for b in eps:
             if a.call_id == b.call_id and a.key != b.key and a.is_offer != b.is_offer:

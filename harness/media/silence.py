@@ -10,12 +10,21 @@ apply it to one stream or to every stream of one direction (several SSRCs in tur
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from harness.media.streams import RtpStream
+
+class TimedStream(Protocol):
+    """What :func:`direction_silence` reads of a stream (an ``RtpStream``)."""
+
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+
+    @property
+    def time(self) -> np.ndarray: ...
 
 
 def silence_windows(
@@ -51,7 +60,7 @@ def silence_windows(
 
 
 def direction_silence(
-    streams: Iterable[RtpStream],
+    streams: Iterable[TimedStream],
     src: str,
     src_port: int,
     dst: str,

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from harness.media import stats as _stats
+from harness.capture.parallel import can_fork, split
+from harness.media.dtmf import DtmfEvent, dtmf_events
+from harness.media.figures import TsharkFigures, rel_ms, rel_seconds
 from harness.media.payload_types import is_telephone_event
-
-if TYPE_CHECKING:
-    from harness.media.dtmf import DtmfEvent
+from harness.media.silence import silence_windows
+from harness.media.stats import analyse
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class StreamStats:
     end_rel: float
     setup: str  # "SDP frame N" or "heuristic"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["ssrc"] = f"0x{self.ssrc:08X}"
         for key, value in out.items():
@@ -159,17 +160,17 @@ class RtpStream:
         return self.buffer[pos]
 
     @cached_property
-    def _figures(self) -> _stats.TsharkFigures:
-        return _stats.analyse(
+    def _figures(self) -> TsharkFigures:
+        return analyse(
             self.seq,
             self.timestamp,
             self.marker,
             self.pt,
             self.jitter_clock,
-            _stats.rel_ms(self.ts_ns, self.capture_start_ns),
+            rel_ms(self.ts_ns, self.capture_start_ns),
         )
 
-    def tshark_figures(self) -> _stats.TsharkFigures:
+    def tshark_figures(self) -> TsharkFigures:
         return self._figures
 
     def extended_seq(self) -> np.ndarray:
@@ -184,7 +185,8 @@ class RtpStream:
     def stats(self) -> StreamStats:
         fig = self._figures
         n = int(self.seq.size)
-        step_seq = np.diff(self.seq.astype(np.int64)) & 0xFFFF  # forward distance
+        seq_steps: np.ndarray = np.diff(self.seq.astype(np.int64))
+        step_seq = seq_steps & 0xFFFF  # forward distance
         if n < 2 or bool(np.all((step_seq >= 1) & (step_seq < 0x8000))):
             # Always forward: no duplicates, nothing late, the gaps are the losses.
             duplicates = out_of_order = 0
@@ -237,8 +239,8 @@ class RtpStream:
             last_frame=int(self.frame[-1]),
             first_time=float(self.time[0]),
             last_time=float(self.time[-1]),
-            start_rel=_stats.rel_seconds(int(self.ts_ns[0]), self.capture_start_ns),
-            end_rel=_stats.rel_seconds(int(self.ts_ns[-1]), self.capture_start_ns),
+            start_rel=rel_seconds(int(self.ts_ns[0]), self.capture_start_ns),
+            end_rel=rel_seconds(int(self.ts_ns[-1]), self.capture_start_ns),
             setup="heuristic" if self.setup_frame is None else f"SDP frame {self.setup_frame}",
         )
 
@@ -256,7 +258,8 @@ class RtpStream:
             ok &= self.pt[1:] != event
         if not np.any(ok):
             return 0, 0
-        steps = (np.diff(self.timestamp.astype(np.int64)) & 0xFFFFFFFF)[ok]
+        ts_steps: np.ndarray = np.diff(self.timestamp.astype(np.int64))
+        steps = (ts_steps & 0xFFFFFFFF)[ok]
         step = _mode(steps[:512])
         anomalies = int(np.count_nonzero(steps != step))
         if anomalies * 2 > steps.size:  # the sample's usual step is not the stream's
@@ -268,14 +271,10 @@ class RtpStream:
         self, min_gap_ms: float, start: float | None = None, end: float | None = None
     ) -> list[tuple[float, float]]:
         """Intervals (epoch seconds) longer than ``min_gap_ms`` without a packet."""
-        from harness.media.silence import silence_windows
-
         return silence_windows(self.time, min_gap_ms, start, end)
 
     def dtmf_events(self) -> list[DtmfEvent]:
         """RFC 4733 events of this stream, each with its ``violations``."""
-        from harness.media.dtmf import dtmf_events
-
         return dtmf_events(self)
 
 
@@ -295,8 +294,6 @@ PARALLEL_MIN = 200_000  # packets
 def stats_of(streams: list[RtpStream], workers: int = 1) -> list[StreamStats]:
     """``[s.stats() for s in streams]``; with ``workers=2`` and many packets, a forked
     process computes about half of them (Linux only; the results are the same)."""
-    from harness.capture.parallel import can_fork, split
-
     total = sum(len(s) for s in streams)
     if workers < 2 or total < PARALLEL_MIN or len(streams) < 2 or not can_fork():
         return [s.stats() for s in streams]

@@ -1,6 +1,7 @@
 """One call's artifacts on disk and in Allure; a one-screen summary of many verdicts.
 
-:func:`attach_call_artifacts` writes the ladder (SVG and HTML), the RTP plot (PNG) and the
+:func:`attach_call_artifacts` is given a :class:`ReportedCall` (the flow, its pcap, the
+hosts' roles) and writes the ladder (SVG and HTML), the RTP plot (PNG) and the
 verdict's text for one call into a folder, and when allure-pytest records a test (pytest
 ran with ``--alluredir`` and a test is running) attaches them, the pcap and the log texts
 it is given to that test. Without an active Allure run it only writes the files.
@@ -12,11 +13,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from harness.analysis.verdict import step_order
+from harness.analysis.verdict import Verdict, step_order
+from harness.capture import Capture, CaptureError, open_capture
 from harness.media.find import rtp_streams
+from harness.roles import Roles
+
+
+@dataclass(frozen=True)
+class ReportedCall:
+    """What the report needs of one call: the flow's name, the pcap (None: none was
+    written) and the hosts' roles (None: hosts keep their addresses)."""
+
+    flow: str
+    pcap: Path | None
+    roles: Roles | None = None
 
 
 def allure_active() -> bool:
@@ -52,7 +65,8 @@ def _attach_file(path: Path, name: str, kind: str) -> bool:
         "text": allure.attachment_type.TEXT,
     }
     try:
-        allure.attach.file(str(path), name=name, attachment_type=types[kind])
+        # allure-python-commons has no annotations
+        allure.attach.file(str(path), name=name, attachment_type=types[kind])  # type: ignore[no-untyped-call]
     except Exception:  # noqa: BLE001 - a report attachment never fails the test
         return False
     return True
@@ -72,17 +86,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120] or "call"
 
 
-def _pcap_path(run: Any) -> Path | None:
-    pcap = getattr(run, "pcap", run)
-    path = getattr(pcap, "path", pcap)
-    if path is None:
-        return None
-    return Path(path)
-
-
 def attach_call_artifacts(
-    run: Any,
-    verdict: Any,
+    call: ReportedCall,
+    verdict: Verdict | None,
     out_dir: str | Path,
     logs: Mapping[str, str] | None = None,
     *,
@@ -91,27 +97,24 @@ def attach_call_artifacts(
     """Write one call's ladder (SVG, HTML), RTP plot (PNG) and verdict (text) into out_dir;
     attach them, the pcap and ``logs`` (name -> text) to the running Allure test, if any.
 
-    ``run``: a ``CallRun`` (its ``pcap.path``, ``roles``, ``flow``), or anything with a
-    ``pcap`` that has a ``path``, or the pcap's path itself. ``verdict``: the call's
-    ``Verdict`` (failed checks drawn in red) or None. A log named like an attachment
-    already made (``verdict``) is not attached twice. Returns the files written. A capture
+    ``verdict``: the call's verdict (failed checks drawn in red) or None. A log named like
+    an attachment already made (``verdict``) is not attached twice. Returns the files
+    written. A capture
     that cannot be read, or holds no SIP or no RTP, gets the artifacts that can be made and
     a line saying why the others are missing in the verdict text; nothing here raises for
     a bad capture.
     """
-    from harness.capture import CaptureError, open_capture
     from harness.report.ladder import LadderError, ladder_of_capture, render_html, render_svg
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pcap = _pcap_path(run)
-    stem = _slug(pcap.stem if pcap is not None else str(getattr(run, "flow", "call")))
-    roles = getattr(run, "roles", None)
-    flow = getattr(verdict, "flow", None) or getattr(run, "flow", None) or stem
+    pcap = call.pcap
+    stem = _slug(pcap.stem if pcap is not None else call.flow or "call")
+    flow = (verdict.flow if verdict is not None else "") or call.flow or stem
     written: list[tuple[Path, str, str]] = []  # (path, allure name, kind)
     missing: list[str] = []
 
-    capture = None
+    capture: Capture | None = None
     if pcap is None:
         missing.append("no pcap for this call")
     else:
@@ -123,8 +126,9 @@ def attach_call_artifacts(
     ladder = None
     if capture is not None:
         try:
-            ladder = ladder_of_capture(capture, roles, verdict,
-                                       title=f"{flow} - {Path(capture.path).name}")
+            ladder = ladder_of_capture(
+                capture, call.roles, verdict, title=f"{flow} - {Path(capture.path).name}"
+            )
         except LadderError as exc:
             missing.append(f"no ladder: {exc}")
     if ladder is not None:
@@ -176,12 +180,16 @@ def attach_call_artifacts(
 WIDTH = 100
 
 
-def summary_table(verdicts: Iterable[Any], width: int = WIDTH, *, ascii_only: bool = False) -> str:
+def summary_table(
+    verdicts: Iterable[Verdict], width: int = WIDTH, *, ascii_only: bool = False
+) -> str:
     """Flows by steps: one row per verdict, one column per step of the seed (in call
     order), a mark per cell (passed, failed, not checked), then checks passed / total and
     the result. At most ``width`` columns; long flow names are shortened."""
     verdicts = list(verdicts)
-    ok_mark, fail_mark, none_mark = ("ok", "XX", "-") if ascii_only else ("\u2713", "\u2717", "\u00b7")
+    ok_mark, fail_mark, none_mark = (
+        ("ok", "XX", "-") if ascii_only else ("\u2713", "\u2717", "\u00b7")
+    )
     if not verdicts:
         return "no call flows were checked"
     steps: list[str] = []
@@ -226,9 +234,8 @@ def summary_table(verdicts: Iterable[Any], width: int = WIDTH, *, ascii_only: bo
             seen = [state[s] for s in folded if s in state]
             mark = none_mark if not seen else (ok_mark if all(seen) else fail_mark)
             row += " " + mark.rjust(4)
-        results = getattr(v, "results", [])
-        passed = sum(1 for r in results if r.ok)
-        row += f"{passed}/{len(results)}".rjust(checks_w)
+        passed = sum(1 for r in v.results if r.ok)
+        row += f"{passed}/{len(v.results)}".rjust(checks_w)
         row += "  " + ("ok" if v.ok else "FAIL")
         lines.append(row)
     if folded:
@@ -237,6 +244,7 @@ def summary_table(verdicts: Iterable[Any], width: int = WIDTH, *, ascii_only: bo
     lines.append(f"{len(verdicts) - len(failed)} of {len(verdicts)} call flows passed")
     if failed:
         first = failed[0].failures[0]
-        lines.append(fit(f"first failure ({failed[0].flow}): {first.line().removeprefix('FAIL ')}",
-                         width))
+        lines.append(
+            fit(f"first failure ({failed[0].flow}): {first.line().removeprefix('FAIL ')}", width)
+        )
     return "\n".join(fit(line, width) for line in lines)

@@ -9,7 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+
+from harness.capture.sip import CapturedSip
+from harness.media.streams import RtpStream
+from harness.roles import Roles
+from harness.sip import Request, SipParseError
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    """One RTP stream of a call (or of none)."""
+
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    ssrc: str  # 0x-hex, as tshark shows it
+    packets: int
+    setup_frame: int | None  # the SIP frame whose SDP set the stream up
+
+    @classmethod
+    def of(cls, stream: RtpStream) -> StreamRow:
+        return cls(stream.src, stream.src_port, stream.dst, stream.dst_port,
+                   f"0x{stream.ssrc:08X}", len(stream.seq), stream.setup_frame)
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return asdict(self)
 
 
 @dataclass
@@ -29,7 +54,7 @@ class CallSummary:
     bye: bool = False
     unparsable: int = 0
     rtp_packets: int = 0
-    rtp_streams: list[dict[str, Any]] = field(default_factory=list)
+    rtp_streams: list[StreamRow] = field(default_factory=list)
 
     @property
     def invite_result(self) -> str:
@@ -43,7 +68,7 @@ class CallSummary:
             text += f" +{self.re_invites} re-INVITE"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["first_time"] = round(self.first_time, 6)
         out["last_time"] = round(self.last_time, 6)
@@ -54,30 +79,34 @@ class CallSummary:
         return out
 
 
-def _stream_dict(stream: Any) -> dict[str, Any]:
-    return {
-        "src": str(stream.src), "src_port": int(stream.src_port),
-        "dst": str(stream.dst), "dst_port": int(stream.dst_port),
-        "ssrc": f"0x{int(stream.ssrc):08X}", "packets": len(stream.seq),
-        "setup_frame": getattr(stream, "setup_frame", None),
-    }
-
-
-def _cseq(msg: Any) -> tuple[int, str] | None:
+def _first_method(item: CapturedSip) -> str:
+    """A request's method, a response's CSeq method; '?' when neither can be read."""
+    msg = item.message
+    if isinstance(msg, Request):
+        return msg.method
+    if msg is None:
+        return "?"
     try:
-        return msg.cseq
-    except Exception:  # noqa: BLE001 - a broken CSeq leaves the message uncounted
+        return item.method
+    except SipParseError:
+        return "?"
+
+
+def _cseq(item: CapturedSip) -> tuple[int, str] | None:
+    try:
+        return item.msg.cseq
+    except SipParseError:  # a broken CSeq leaves the message uncounted
         return None
 
 
 def summarise_calls(
-    messages: Iterable[Any],
-    streams: Iterable[Any] = (),
-    roles: Mapping[str, str] | None = None,
+    messages: Iterable[CapturedSip],
+    streams: Iterable[RtpStream] = (),
+    roles: Roles | Mapping[str, str] | None = None,
     origin: float = 0.0,
-) -> tuple[list[CallSummary], list[dict[str, Any]]]:
+) -> tuple[list[CallSummary], list[StreamRow]]:
     """(calls in order of their first message, RTP streams not tied to any call)."""
-    roles = dict(roles or {})
+    names = roles if isinstance(roles, Roles) else Roles(dict(roles or {}))
     calls: dict[str, CallSummary] = {}
     frame_call: dict[int, str] = {}
     # call -> (sender, CSeq) of each INVITE transaction, in order -> final status (0: none).
@@ -85,46 +114,36 @@ def summarise_calls(
     invites: dict[str, dict[tuple[str, int], int]] = {}
     for item in messages:
         msg = item.message
-        try:
-            call_id = msg.call_id if msg is not None else None
-        except Exception:  # noqa: BLE001
-            call_id = None
-        key = call_id or "(unparsable)"
-        t = float(item.time) - origin
+        key = (msg.call_id if msg is not None else None) or "(unparsable)"
+        t = item.time - origin
         call = calls.get(key)
         if call is None:
-            method = getattr(msg, "method", None) if msg is not None and msg.is_request else None
-            if method is None and msg is not None:
-                try:
-                    method = msg.cseq[1]
-                except Exception:  # noqa: BLE001
-                    method = "?"
-            call = calls[key] = CallSummary(key, method or "?", [], [], t, t, int(item.frame),
-                                            int(item.frame), 0)
+            call = calls[key] = CallSummary(key, _first_method(item), [], [], t, t, item.frame,
+                                            item.frame, 0)
         call.messages += 1
         call.last_time = max(call.last_time, t)
-        call.last_frame = int(item.frame)
-        for host in (str(item.src), str(item.dst)):
+        call.last_frame = item.frame
+        for host in (item.src, item.dst):
             if host not in call.hosts:
                 call.hosts.append(host)
-                call.names.append(roles.get(host, host))
-        frame_call[int(item.frame)] = key
+                call.names.append(names.name(host))
+        frame_call[item.frame] = key
         if msg is None:
             call.unparsable += 1
             continue
-        cseq = _cseq(msg)
+        cseq = _cseq(item)
         if cseq is None:
             continue
         num, method = cseq
-        if msg.is_request:
+        if isinstance(msg, Request):
             if msg.method == "INVITE":
-                invites.setdefault(key, {}).setdefault((str(item.src), num), 0)
+                invites.setdefault(key, {}).setdefault((item.src, num), 0)
             elif msg.method == "BYE":
                 call.bye = True
         elif method == "INVITE" and msg.status >= 200:
             per = invites.setdefault(key, {})
-            if not per.get((str(item.dst), num)):
-                per[(str(item.dst), num)] = msg.status
+            if not per.get((item.dst, num)):
+                per[(item.dst, num)] = msg.status
     for key, per in invites.items():
         call = calls[key]
         call.invite_statuses = list(per.values())
@@ -132,18 +151,19 @@ def summarise_calls(
         if ok:
             call.answered = True
             call.re_invites = len(call.invite_statuses) - ok[0] - 1
-    loose: list[dict[str, Any]] = []
+    loose: list[StreamRow] = []
     for stream in streams:
-        key = frame_call.get(getattr(stream, "setup_frame", None) or -1)
-        if key is None:
-            loose.append(_stream_dict(stream))
+        row = StreamRow.of(stream)
+        owner = frame_call.get(stream.setup_frame or -1)
+        if owner is None:
+            loose.append(row)
             continue
-        calls[key].rtp_packets += len(stream.seq)
-        calls[key].rtp_streams.append(_stream_dict(stream))
+        calls[owner].rtp_packets += row.packets
+        calls[owner].rtp_streams.append(row)
     return list(calls.values()), loose
 
 
-def calls_table(calls: list[CallSummary], loose: list[dict[str, Any]], width: int = 100) -> str:
+def calls_table(calls: list[CallSummary], loose: list[StreamRow], width: int = 100) -> str:
     """The calls as a text table that fits ``width`` columns."""
     head = ("Call-ID", "hosts", "first s", "last s", "INVITE", "msgs", "RTP pkts")
     rows = []
@@ -165,10 +185,10 @@ def calls_table(calls: list[CallSummary], loose: list[dict[str, Any]], width: in
         )).rstrip()
 
     out = [line(head)] + [line(r) for r in rows]
-    total = sum(c.rtp_packets for c in calls) + sum(s["packets"] for s in loose)
+    total = sum(c.rtp_packets for c in calls) + sum(s.packets for s in loose)
     out.append(f"{len(calls)} call{'s' if len(calls) != 1 else ''}, "
                f"{sum(c.messages for c in calls)} SIP messages, {total} RTP packets")
     for s in loose:
-        out.append(fit(f"RTP without SDP: {s['src']}:{s['src_port']} -> {s['dst']}:{s['dst_port']}"
-                       f" SSRC {s['ssrc']}: {s['packets']} packets", width))
+        out.append(fit(f"RTP without SDP: {s.src}:{s.src_port} -> {s.dst}:{s.dst_port}"
+                       f" SSRC {s.ssrc}: {s.packets} packets", width))
     return "\n".join(out)

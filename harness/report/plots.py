@@ -1,6 +1,6 @@
 """RTP plots (PNG): inter-arrival delta and RFC 3550 jitter over time, per stream.
 
-The series are the media engine's (harness.media.stats): the delta and the jitter of every
+The series are the media engine's (harness.media.series): the delta and the jitter of every
 packet exactly as tshark's RTP analysis computes them, so the largest value drawn is the
 "Max Delta" and "Max Jitter" that ``harness rtp-stats`` and ``tshark -z rtp,streams`` print.
 Hold windows are shaded; tolerance lines show the nominal packet interval (20 ms) and the
@@ -16,112 +16,50 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.media import stats as _stats
-from harness.media.payload_types import PT_CN, PT_CN_OLD
+from harness.media.hold import HoldWindow
+from harness.media.series import StreamSeries, stream_series
+from harness.media.streams import RtpStream
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 NOMINAL_MS = 20.0
 MAX_DELTA_MS = 60.0  # harness.analysis.rtp_rules.MAX_DELTA_S
 MAX_STREAMS = 16
 
 
-@dataclass(frozen=True)
-class StreamSeries:
-    """Per-packet figures of one stream (index i: the stream's i-th packet)."""
-
-    time: np.ndarray  # seconds since the origin
-    delta_ms: np.ndarray  # arrival minus the previous in-sequence packet's arrival (0 for the first)
-    jitter_ms: np.ndarray  # RFC 3550 A.8 running jitter after this packet (0: not computed)
-    regular: np.ndarray  # bool: packets tshark counts in its min/mean/max figures
-    has_jitter: bool  # False when the clock rate is unknown (tshark computes no jitter)
-
-
-def stream_series(stream: Any, origin: float | None = None) -> StreamSeries:
-    """Delta and jitter of every packet of an ``RtpStream``, as tshark 4.0 computes them.
-
-    This is :func:`harness.media.stats.analyse` keeping the per-packet values it reduces
-    to min/mean/max.
-    """
-    n = len(stream.seq)
-    if n == 0:
-        empty = np.zeros(0, dtype=np.float64)
-        return StreamSeries(empty, empty, empty, np.zeros(0, dtype=bool), False)
-    ts = np.asarray(stream.timestamp, dtype=np.int64)
-    pt = np.asarray(stream.pt, dtype=np.int64)
-    marker = np.asarray(stream.marker, dtype=bool)
-    clock = np.asarray(stream.jitter_clock, dtype=np.int64)
-    t = _stats.rel_ms(stream.ts_ns, stream.capture_start_ns)
-    idx = np.arange(n)
-
-    its = _stats.in_time_sequence(ts)
-    last_its = np.maximum.accumulate(np.where(its, idx, 0))
-    t_prev = np.empty(n, dtype=np.float64)
-    t_prev[0] = t[0]
-    t_prev[1:] = t[last_its[:-1]]
-    delta = np.where(its, t - t_prev, 0.0)
-    delta[0] = 0.0
-
-    jm = its & (clock != 0)
-    jm[0] = False
-    first_ts = int(ts[0])
-    per_ms = clock // 1000
-    with np.errstate(divide="ignore", invalid="ignore"):
-        nominal = np.where(jm, ((ts - first_ts) & 0xFFFFFFFF).astype(np.float64) / per_ms, 0.0)
-    last_j = np.maximum.accumulate(np.where(jm, idx, -1))
-    before = np.empty(n, dtype=np.int64)
-    before[0] = -1
-    before[1:] = last_j[:-1]
-    lastnom = np.where(before >= 0, nominal[np.maximum(before, 0)], 0.0)
-    jidx = np.flatnonzero(jm)
-    jit = np.zeros(n, dtype=np.float64)
-    if jidx.size:
-        diff = np.abs(t[jidx] - (t_prev[jidx] + (nominal[jidx] - lastnom[jidx])))
-        jit[jidx] = _stats.jitter_filter(diff)
-        # Between jitter updates the running value stays where it was.
-        held = np.maximum.accumulate(np.where(jm, idx, 0))
-        jit = np.where(held > 0, jit[held], 0.0)
-
-    cn = (pt == PT_CN) | (pt == PT_CN_OLD)
-    follow_cn = np.zeros(n, dtype=bool)
-    follow_cn[1:] = cn[:-1]
-    regular = its & ~marker & ~cn & ~follow_cn
-    regular[0] = False
-
-    times = np.asarray(stream.time, dtype=np.float64)
-    if origin is None:
-        origin = stream.capture_start_ns / 1e9
-    return StreamSeries(times - origin, delta, jit, regular, bool(jidx.size))
-
-
-def _hold_spans(holds: Iterable[Any], a: str, b: str) -> list[tuple[float, float, str]]:
-    """Hold windows that concern the hosts a and b: HoldWindow objects (matched by their
-    hosts) or plain (start, end) pairs (seconds since the origin, always shown)."""
+def _hold_spans(
+    holds: Iterable[HoldWindow | tuple[float, float]], a: str, b: str
+) -> list[tuple[float, float, str]]:
+    """Hold windows that concern the hosts a and b: a HoldWindow between them, or a plain
+    (start, end) pair (seconds since the origin, always shown)."""
     out = []
     for h in holds:
-        if isinstance(h, tuple | list):
+        if isinstance(h, HoldWindow):
+            if {h.a, h.b} == {a, b}:
+                out.append((h.start, h.end, f"hold (a={h.direction})"))
+        else:
             out.append((float(h[0]), float(h[1]), "hold"))
-        elif {getattr(h, "a", None), getattr(h, "b", None)} == {a, b}:
-            out.append((float(h.start), float(h.end), f"hold (a={h.direction})"))
     return out
 
 
-def _label(stream: Any, names: Mapping[str, str]) -> str:
-    src, dst = str(stream.src), str(stream.dst)
+def _label(stream: RtpStream, names: Mapping[str, str]) -> str:
+    src, dst = stream.src, stream.dst
     who = f"{names.get(src, src)} \N{RIGHTWARDS ARROW} {names.get(dst, dst)}"
     where = f"{src}:{stream.src_port} \N{RIGHTWARDS ARROW} {dst}:{stream.dst_port}"
-    return f"{who}   {where}   SSRC 0x{int(stream.ssrc):08X}   {len(stream.seq)} packets"
+    return f"{who}   {where}   SSRC 0x{stream.ssrc:08X}   {len(stream.seq)} packets"
 
 
 def plot_rtp(
-    streams: Sequence[Any],
+    streams: Sequence[RtpStream],
     path: str | Path,
     *,
-    holds: Iterable[Any] = (),
+    holds: Iterable[HoldWindow | tuple[float, float]] = (),
     origin: float | None = None,
     names: Mapping[str, str] | None = None,
     nominal_ms: float = NOMINAL_MS,
@@ -132,8 +70,9 @@ def plot_rtp(
 ) -> Path:
     """One PNG: a row per stream, inter-arrival delta on the left, jitter on the right.
 
-    ``holds``: hold windows (``HoldWindow`` of the ladder, shaded on the streams between
-    their two hosts; or (start, end) pairs in seconds since the origin, shaded everywhere).
+    ``holds``: hold windows (:class:`~harness.media.hold.HoldWindow`, shaded on the streams
+    between their two hosts; or (start, end) pairs in seconds since the origin, shaded
+    everywhere).
     ``origin``: epoch seconds of time 0 (default: the capture's first packet). Streams
     beyond MAX_STREAMS are left out and said so. Raises ValueError without streams.
     """
@@ -142,18 +81,18 @@ def plot_rtp(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    streams = [s for s in streams if len(s.seq)]
-    if not streams:
+    drawn = [s for s in streams if len(s.seq)]
+    if not drawn:
         raise ValueError("no RTP streams to plot")
     names = dict(names or {})
-    holds = list(holds)
-    shown = streams[:MAX_STREAMS]
+    hold_list = list(holds)
+    shown = drawn[:MAX_STREAMS]
     rows = len(shown)
     fig = Figure(figsize=(13, 1.3 + 2.6 * rows), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     head = title or "RTP inter-arrival delta and jitter (RFC 3550 A.8, as tshark computes them)"
-    if len(streams) > rows:
-        head += f"; {len(streams) - rows} more streams not shown"
+    if len(drawn) > rows:
+        head += f"; {len(drawn) - rows} more streams not shown"
     handles = [
         Line2D([], [], color="#1f4e79", marker=".", lw=0.8, label="inter-arrival delta"),
         Line2D([], [], color="#757575", marker="o", mfc="none", ls="none",
@@ -164,7 +103,8 @@ def plot_rtp(
         Patch(color="#ffb74d", alpha=0.35, label="hold window (from the SDP)"),
     ]
     if max_jitter_ms is not None:
-        handles.append(Line2D([], [], color="#c62828", ls=":", label=f"max jitter {max_jitter_ms:g} ms"))
+        handles.append(Line2D([], [], color="#c62828", ls=":",
+                              label=f"max jitter {max_jitter_ms:g} ms"))
     legend = fig.legend(handles=handles, loc="outside upper center", ncols=4, fontsize=8,
                         frameon=False, title=head, title_fontsize=12)
     legend.get_title().set_fontweight("bold")
@@ -173,7 +113,7 @@ def plot_rtp(
     axes_d = []
     for stream, sub in zip(shown, subfigs, strict=True):
         series = stream_series(stream, origin)
-        spans = _hold_spans(holds, str(stream.src), str(stream.dst))
+        spans = _hold_spans(hold_list, stream.src, stream.dst)
         ax_d, ax_j = sub.subplots(1, 2, width_ratios=(3, 2))
         axes_d.append((ax_d, ax_j))
         _delta_axes(ax_d, series, spans, nominal_ms, max_delta_ms, top)
@@ -207,7 +147,7 @@ def _broken(t: np.ndarray, y: np.ndarray, gap_s: float = 0.25) -> tuple[np.ndarr
             np.insert(y.astype(np.float64), cut, np.nan))
 
 
-def _shade(ax: Any, spans: Sequence[tuple[float, float, str]]) -> None:
+def _shade(ax: Axes, spans: Sequence[tuple[float, float, str]]) -> None:
     for k, (start, end, label) in enumerate(spans):
         ax.axvspan(start, end, color="#ffb74d", alpha=0.35, lw=0)
         if k == 0:
@@ -219,7 +159,7 @@ def _in_hold(t0: float, t1: float, spans: Sequence[tuple[float, float, str]]) ->
     return any(t0 < end and t1 > start for start, end, _ in spans)
 
 
-def _delta_axes(ax: Any, s: StreamSeries, spans: Sequence[tuple[float, float, str]],
+def _delta_axes(ax: Axes, s: StreamSeries, spans: Sequence[tuple[float, float, str]],
                 nominal_ms: float, max_delta_ms: float, top: float) -> None:
     _shade(ax, spans)
     idx = np.arange(1, s.time.size)
@@ -250,7 +190,7 @@ def _delta_axes(ax: Any, s: StreamSeries, spans: Sequence[tuple[float, float, st
     ax.grid(True, alpha=0.3)
 
 
-def _jitter_axes(ax: Any, s: StreamSeries, spans: Sequence[tuple[float, float, str]],
+def _jitter_axes(ax: Axes, s: StreamSeries, spans: Sequence[tuple[float, float, str]],
                  max_jitter_ms: float | None) -> None:
     _shade(ax, spans)
     if not s.has_jitter:

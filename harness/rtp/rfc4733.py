@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from harness.rtp.packet import RtpParseError
+
 EVENT_LEN = 4
 DIGITS = "0123456789*#ABCD"
 FLASH = 16
@@ -20,10 +22,8 @@ FLASH = 16
 _FMT = struct.Struct("!BBH")
 
 
-class EventParseError(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class EventParseError(RtpParseError):
+    """The bytes are not a telephone-event block; ``reason`` says why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,8 +81,40 @@ def format_hostport(host: str, port: int | None) -> str:
     return host if port is None else f"{host}:{port}"
 
 
+class _WireValue:
+    """A value parsed from header text (URI, name-addr, Via): ``str()`` gives back that
+    text while the fields are unchanged; its parameters are looked up case-insensitively."""
+
+    params: dict[str, str | None]
+    raw: str | None
+    #: the state when ``raw`` was parsed (set on the instance; not a dataclass field, so
+    #: neither a constructor argument nor compared)
+    _snapshot: tuple[object, ...] | None = None
+
+    def _state(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def _keep_text(self, raw: str) -> None:
+        """Remember ``raw`` as this value's text in its current state (done by parse)."""
+        self.raw = raw
+        self._snapshot = self._state()
+
+    def _kept_text(self) -> str | None:
+        """The parsed text if nothing was changed since, else None."""
+        if self.raw is not None and self._snapshot == self._state():
+            return self.raw
+        return None
+
+    def param(self, name: str) -> str | None:
+        """Value of parameter ``name`` (case-insensitive); None if absent or valueless."""
+        return get_param(self.params, name)
+
+    def has_param(self, name: str) -> bool:
+        return has_param(self.params, name)
+
+
 @dataclass
-class SipUri:
+class SipUri(_WireValue):
     """A ``sip:``, ``sips:`` or ``tel:`` URI.
 
     For ``tel:`` the number is in ``user`` and ``host`` is empty. ``host`` is kept as
@@ -97,9 +129,8 @@ class SipUri:
     params: dict[str, str | None] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = field(default=None, compare=False, repr=False)
-    _snapshot: tuple | None = field(default=None, init=False, compare=False, repr=False)
 
-    def _state(self) -> tuple:
+    def _state(self) -> tuple[object, ...]:
         return (
             self.scheme,
             self.user,
@@ -160,13 +191,13 @@ class SipUri:
                 params=params,
                 headers=headers,
             )
-        uri.raw = text
-        uri._snapshot = uri._state()
+        uri._keep_text(text)
         return uri
 
     def __str__(self) -> str:
-        if self.raw is not None and self._snapshot == self._state():
-            return self.raw
+        kept = self._kept_text()
+        if kept is not None:
+            return kept
         if self.scheme == "tel":
             return f"tel:{self.user or ''}{format_params(self.params)}"
         out = [self.scheme, ":"]
@@ -182,13 +213,6 @@ class SipUri:
         return "".join(out)
 
     # -- conveniences ---------------------------------------------------------------
-    def param(self, name: str) -> str | None:
-        """Value of parameter ``name`` (case-insensitive); None if absent or valueless."""
-        return get_param(self.params, name)
-
-    def has_param(self, name: str) -> bool:
-        return has_param(self.params, name)
-
     @property
     def transport(self) -> str | None:
         """The ``transport`` parameter, lower-cased (Lync writes ``transport=Tcp``)."""
@@ -242,7 +266,7 @@ def _check_display_tokens(display: str, what: str) -> None:
 
 
 @dataclass
-class NameAddr:
+class NameAddr(_WireValue):
     """``"Display" <sip:...>;tag=x;epid=y`` or the bare addr-spec ``sip:...;tag=x``.
 
     ``display`` is the unescaped display name (None if there is none); ``params`` are the
@@ -257,9 +281,8 @@ class NameAddr:
     params: dict[str, str | None] = field(default_factory=dict)
     bracketed: bool = True
     raw: str | None = field(default=None, compare=False, repr=False)
-    _snapshot: tuple | None = field(default=None, init=False, compare=False, repr=False)
 
-    def _state(self) -> tuple:
+    def _state(self) -> tuple[object, ...]:
         return (str(self.uri), self.display, tuple(self.params.items()), self.bracketed)
 
     @classmethod
@@ -305,13 +328,13 @@ class NameAddr:
             params = parse_params(rest[m.end() :], what=what)
             bracketed = False
         value = cls(uri=uri, display=display, params=params, bracketed=bracketed)
-        value.raw = text.strip(" \t")
-        value._snapshot = value._state()
+        value._keep_text(text.strip(" \t"))
         return value
 
     def __str__(self) -> str:
-        if self.raw is not None and self._snapshot == self._state():
-            return self.raw
+        kept = self._kept_text()
+        if kept is not None:
+            return kept
         out = ""
         if self.display is not None:
             out = quote(self.display) + " "
@@ -320,12 +343,6 @@ class NameAddr:
         else:
             out += str(self.uri)
         return out + format_params(self.params)
-
-    def param(self, name: str) -> str | None:
-        return get_param(self.params, name)
-
-    def has_param(self, name: str) -> bool:
-        return has_param(self.params, name)
 
     @property
     def tag(self) -> str | None:
@@ -346,7 +363,7 @@ def parse_name_addrs(value: str) -> list[NameAddr]:
 
 
 @dataclass
-class Via:
+class Via(_WireValue):
     """One Via value: ``SIP/2.0/TCP 192.168.100.10:5060;branch=z9hG4bK...;rport``."""
 
     transport: str
@@ -355,24 +372,18 @@ class Via:
     params: dict[str, str | None] = field(default_factory=dict)
     protocol: str = "SIP/2.0"
     raw: str | None = field(default=None, compare=False, repr=False)
-    _snapshot: tuple | None = field(default=None, init=False, compare=False, repr=False)
 
-    def _state(self) -> tuple:
+    def _state(self) -> tuple[object, ...]:
         return (self.transport, self.host, self.port, tuple(self.params.items()), self.protocol)
 
     def __str__(self) -> str:
-        if self.raw is not None and self._snapshot == self._state():
-            return self.raw
+        kept = self._kept_text()
+        if kept is not None:
+            return kept
         return (
             f"{self.protocol}/{self.transport} {format_hostport(self.host, self.port)}"
             f"{format_params(self.params)}"
         )
-
-    def param(self, name: str) -> str | None:
-        return get_param(self.params, name)
-
-    def has_param(self, name: str) -> bool:
-        return has_param(self.params, name)
 
     @property
     def branch(self) -> str | None:
@@ -419,8 +430,7 @@ def parse_via(value: str) -> Via:
         params=params,
         protocol=f"{name}/{version}",
     )
-    via.raw = value.strip(" \t")
-    via._snapshot = via._state()
+    via._keep_text(value.strip(" \t"))
     return via
 
 

@@ -36,5 +36,9 @@ class CaptureControl:
 
     def stop(self, relative: str) -> CaptureResult:
         reply = self.client.request("POST", "/stop", {"name": relative})
-        return CaptureResult(self.reports / relative, reply.get("packets"), reply.get("dropped"),
-                             int(reply.get("bytes") or 0))
+        return CaptureResult(
+            self.reports / relative,
+            reply.get("packets"),
+            reply.get("dropped"),
+            int(reply.get("bytes") or 0),
+        )

@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 
 from harness.topology.config import TopologyConfig
+from harness.topology.engine import Engine
+from harness.topology.errors import TopologyError
+
+__all__ = ["SERVICES", "Compose", "TopologyError", "find_compose"]
 
 SERVICES = ("mediation", "skype", "xmpp", "asterisk", "capture", "softphone")
-
-
-class TopologyError(RuntimeError):
-    """The topology cannot be brought up or used; the message says what to do."""
 
 
 def find_compose() -> list[str]:
@@ -25,7 +25,9 @@ def find_compose() -> list[str]:
         raise TopologyError(
             "the docker command is not installed: run `make setup` (containers/bootstrap.sh)"
         )
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, text=True, check=False
+    )
     if probe.returncode == 0:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
@@ -44,11 +46,17 @@ class Compose:
         cmd = [*self.command, "-p", self.config.project, "-f", str(self.config.compose_file), *args]
         try:
             return subprocess.run(
-                cmd, capture_output=True, text=True, env=self.config.compose_env(), timeout=timeout,
+                cmd,
+                capture_output=True,
+                text=True,
+                env=self.config.compose_env(),
+                timeout=timeout,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise TopologyError(f"`{' '.join(cmd)}` did not finish within {timeout:.0f} s") from None
+            raise TopologyError(
+                f"`{' '.join(cmd)}` did not finish within {timeout:.0f} s"
+            ) from None
 
     def check(self, *args: str, timeout: float = 300) -> str:
         result = self.run(*args, timeout=timeout)
@@ -62,22 +70,19 @@ class Compose:
 
     def states(self) -> dict[str, str]:
         """Service -> 'healthy' | 'starting' | 'unhealthy' | 'running' | 'exited' ..."""
-        from harness.topology.engine import Engine
-
         return Engine.connect().service_states(self.config.project)
 
     def is_up(self) -> bool:
         """Every service healthy, and started for this checkout (same fixtures and reports
         folders): a topology left up by another checkout would write pcaps elsewhere."""
-        from harness.topology.engine import Engine
-
         engine = Engine.connect()
         states = engine.service_states(self.config.project)
         if not all(states.get(s) == "healthy" for s in SERVICES):
             return False
         mounts = engine.mount_sources(self.config.project)
-        return (str(self.config.asterisk_fixtures) in mounts.get("asterisk", set())
-                and str(self.config.reports) in mounts.get("capture", set()))
+        return str(self.config.asterisk_fixtures) in mounts.get("asterisk", set()) and str(
+            self.config.reports
+        ) in mounts.get("capture", set())
 
     def up(self, timeout: float = 120) -> float:
         """Brings every service up and healthy; returns the seconds it took."""
@@ -85,8 +90,15 @@ class Compose:
         (self.config.reports / "asterisk-log").mkdir(exist_ok=True)
         start = time.monotonic()
         if self.command == ["docker", "compose"]:
-            self.check("up", "-d", "--no-build", "--wait", "--wait-timeout", str(int(timeout)),
-                       timeout=timeout + 30)
+            self.check(
+                "up",
+                "-d",
+                "--no-build",
+                "--wait",
+                "--wait-timeout",
+                str(int(timeout)),
+                timeout=timeout + 30,
+            )
         else:
             self.check("up", "-d", "--no-build", timeout=timeout)
             self._wait_healthy(start + timeout)

@@ -87,10 +87,12 @@ class TopologyConfig:
             values["project"] = env["HARNESS_PROJECT"]
         if "HARNESS_NET_PREFIX" in env:
             values["net_prefix"] = env["HARNESS_NET_PREFIX"]
-        for key, attr in (("HARNESS_MEDIATION_PORT", "mediation_port"),
-                          ("HARNESS_CAPTURE_PORT", "capture_port"),
-                          ("HARNESS_SKYPE_PORT", "skype_port"),
-                          ("HARNESS_XMPP_PORT", "xmpp_port")):
+        for key, attr in (
+            ("HARNESS_MEDIATION_PORT", "mediation_port"),
+            ("HARNESS_CAPTURE_PORT", "capture_port"),
+            ("HARNESS_SKYPE_PORT", "skype_port"),
+            ("HARNESS_XMPP_PORT", "xmpp_port"),
+        ):
             if key in env:
                 try:
                     values[attr] = int(env[key])

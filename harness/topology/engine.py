@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.topology.compose import TopologyError
+from harness.topology.errors import TopologyError
 
 
 @dataclass
@@ -45,13 +45,17 @@ class Engine:
         for service, c in self.containers(project).items():
             state = c.attrs.get("State", {})
             health = (state.get("Health") or {}).get("Status")
-            states[service] = health if state.get("Status") == "running" and health else state.get("Status", "?")
+            states[service] = (
+                health if state.get("Status") == "running" and health else state.get("Status", "?")
+            )
         return states
 
     def mount_sources(self, project: str) -> dict[str, set[str]]:
         """Service -> the host folders bind-mounted into it."""
-        return {service: {m.get("Source", "") for m in c.attrs.get("Mounts", [])}
-                for service, c in self.containers(project).items()}
+        return {
+            service: {m.get("Source", "") for m in c.attrs.get("Mounts", [])}
+            for service, c in self.containers(project).items()
+        }
 
     def container(self, project: str, service: str) -> Any:
         found = self.containers(project).get(service)
@@ -62,9 +66,14 @@ class Engine:
             )
         return found
 
-    def exec(self, project: str, service: str, cmd: list[str], timeout: float | None = None) -> ExecResult:
+    def exec(
+        self, project: str, service: str, cmd: list[str], timeout: float | None = None
+    ) -> ExecResult:
         container = self.container(project, service)
         result = container.exec_run(cmd, demux=True)
         out, err = result.output if result.output else (b"", b"")
-        return ExecResult(result.exit_code, (out or b"").decode(errors="replace"),
-                          (err or b"").decode(errors="replace"))
+        return ExecResult(
+            result.exit_code,
+            (out or b"").decode(errors="replace"),
+            (err or b"").decode(errors="replace"),
+        )

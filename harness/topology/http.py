@@ -22,10 +22,14 @@ class JsonClient:
     base_url: str
     timeout: float = 15.0
 
-    def request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float | None = None
+    ) -> Any:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            self.base_url + path, data=data, method=method,
+            self.base_url + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"} if data is not None else {},
         )
         try:
@@ -38,8 +42,9 @@ class JsonClient:
             except ValueError:
                 payload = raw.decode(errors="replace")
             message = payload.get("error", payload) if isinstance(payload, dict) else payload
-            raise ControlError(f"{self.name} {method} {path}: HTTP {exc.code}: {message}",
-                               exc.code, payload) from None
+            raise ControlError(
+                f"{self.name} {method} {path}: HTTP {exc.code}: {message}", exc.code, payload
+            ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise ControlError(
                 f"{self.name} does not answer at {self.base_url} ({exc}): is the topology up? "

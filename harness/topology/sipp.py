@@ -1,6 +1,6 @@
 """SIPp runs in the softphone service: one scenario, one call, in the foreground.
 
-DESIGN.md: `-bg` exits 99, so SIPp runs in the foreground with -nostdin. Its error and
+SIPp 3.6.1's `-bg` exits 99, so SIPp runs in the foreground with -nostdin. Its error and
 message logs go to reports/sipp/ so that a failed call keeps SIPp's own account of it.
 """
 
@@ -42,11 +42,15 @@ class SippResult:
         meaning = EXIT_MEANINGS.get(self.exit_code, "unknown exit code")
         errors = ""
         if self.error_log.exists():
-            lines = [ln for ln in self.error_log.read_text(errors="replace").splitlines() if ln.strip()]
+            lines = [
+                ln for ln in self.error_log.read_text(errors="replace").splitlines() if ln.strip()
+            ]
             errors = "\n    ".join(lines[-8:])
-        return (f"SIPp {self.scenario} exited {self.exit_code} ({meaning})"
-                + (f"; its errors:\n    {errors}" if errors else "")
-                + f"\n  messages: {self.message_log}")
+        return (
+            f"SIPp {self.scenario} exited {self.exit_code} ({meaning})"
+            + (f"; its errors:\n    {errors}" if errors else "")
+            + f"\n  messages: {self.message_log}"
+        )
 
 
 @dataclass
@@ -55,18 +59,42 @@ class Softphone:
     config: TopologyConfig
     running: list[threading.Thread] = field(default_factory=list)
 
-    def command(self, scenario: str, label: str, service: str = "+14255550150",
-                extra: list[str] | None = None, timeout_s: int = 30) -> list[str]:
+    def command(
+        self,
+        scenario: str,
+        label: str,
+        service: str = "+14255550150",
+        extra: list[str] | None = None,
+        timeout_s: int = 30,
+    ) -> list[str]:
         cfg = self.config
         return [
-            "sipp", f"{cfg.address('asterisk')}:5060",
-            "-sf", f"/scenarios/{scenario}",
-            "-s", service,
-            "-i", cfg.address("softphone"), "-p", "5060", "-t", "u1",
-            "-m", "1", "-l", "1", "-nostdin",
-            "-timeout", f"{timeout_s}s", "-timeout_error",
-            "-trace_err", "-error_file", f"/reports/sipp/{label}-errors.log",
-            "-trace_msg", "-message_file", f"/reports/sipp/{label}-messages.log",
+            "sipp",
+            f"{cfg.address('asterisk')}:5060",
+            "-sf",
+            f"/scenarios/{scenario}",
+            "-s",
+            service,
+            "-i",
+            cfg.address("softphone"),
+            "-p",
+            "5060",
+            "-t",
+            "u1",
+            "-m",
+            "1",
+            "-l",
+            "1",
+            "-nostdin",
+            "-timeout",
+            f"{timeout_s}s",
+            "-timeout_error",
+            "-trace_err",
+            "-error_file",
+            f"/reports/sipp/{label}-errors.log",
+            "-trace_msg",
+            "-message_file",
+            f"/reports/sipp/{label}-messages.log",
             *(extra or []),
         ]
 
@@ -77,7 +105,10 @@ class Softphone:
         cmd = self.command(scenario, label, **kwargs)  # type: ignore[arg-type]
         result: ExecResult = self.engine.exec(self.config.project, "softphone", cmd)
         return SippResult(
-            scenario, result.exit_code, cmd, result.stdout + result.stderr,
+            scenario,
+            result.exit_code,
+            cmd,
+            result.stdout + result.stderr,
             self.config.reports / "sipp" / f"{label}-errors.log",
             self.config.reports / "sipp" / f"{label}-messages.log",
         )
@@ -89,7 +120,9 @@ class Softphone:
             f"while ! grep -qi ':{port:04X} ' /proc/net/udp; do "
             "[ $(date +%s) -ge $end ] && exit 1; sleep 0.05; done"
         )
-        return self.engine.exec(self.config.project, "softphone", ["sh", "-c", script]).exit_code == 0
+        return (
+            self.engine.exec(self.config.project, "softphone", ["sh", "-c", script]).exit_code == 0
+        )
 
     @staticmethod
     def shell(cmd: list[str]) -> str:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.topology.capture import CaptureControl
-from harness.topology.compose import Compose, TopologyError
+from harness.topology.compose import Compose
 from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine
+from harness.topology.errors import TopologyError
 from harness.topology.http import JsonClient
 from harness.topology.sipp import Softphone
 
@@ -36,8 +37,9 @@ class Topology:
             compose=Compose(config),
             engine=engine,
             capture=CaptureControl.at(config.capture_port, config.reports),
-            mediation=JsonClient("Mediation Server simulator",
-                                 f"http://127.0.0.1:{config.mediation_port}"),
+            mediation=JsonClient(
+                "Mediation Server simulator", f"http://127.0.0.1:{config.mediation_port}"
+            ),
             skype=JsonClient("Skype for SIP simulator", f"http://127.0.0.1:{config.skype_port}"),
             softphone=Softphone(engine, config),
         )
@@ -76,26 +78,33 @@ class Topology:
         """An Asterisk CLI command (`asterisk -rx`), e.g. 'pjsip show endpoints'."""
         result = self.engine.exec(self.config.project, "asterisk", ["asterisk", "-rx", command])
         if result.exit_code != 0:
-            raise TopologyError(f"asterisk -rx {command!r} failed: {result.stderr or result.stdout}")
+            raise TopologyError(
+                f"asterisk -rx {command!r} failed: {result.stderr or result.stdout}"
+            )
         return result.stdout
 
     def wait_idle(self, timeout: float) -> bool:
         """True once Asterisk has no channel up (polled: the CLI has no event for it)."""
         deadline = time.monotonic() + timeout
         while True:
-            if re.search(r"^0 active channels", self.asterisk("core show channels count"), re.MULTILINE):
+            if re.search(
+                r"^0 active channels", self.asterisk("core show channels count"), re.MULTILINE
+            ):
                 return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.2)
 
-    def reload_asterisk_fixtures(self, modules: tuple[str, ...] = ("res_pjsip.so", "pbx_config.so")) -> None:
+    def reload_asterisk_fixtures(
+        self, modules: tuple[str, ...] = ("res_pjsip.so", "pbx_config.so")
+    ) -> None:
         """Re-renders /fixtures into /etc/asterisk and reloads the given modules (a test
         swapped a fixture). `module reload` returns once the module has reloaded, so a
         call placed afterwards meets the new configuration; reloading only what changed
         keeps the dialplan from being swapped under a call."""
-        render = self.engine.exec(self.config.project, "asterisk",
-                                  ["/usr/local/bin/entrypoint.sh", "render"])
+        render = self.engine.exec(
+            self.config.project, "asterisk", ["/usr/local/bin/entrypoint.sh", "render"]
+        )
         if render.exit_code != 0:
             raise TopologyError(f"rendering the Asterisk fixtures failed: {render.stderr}")
         for module in modules:

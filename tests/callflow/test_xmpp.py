@@ -23,6 +23,8 @@ def test_ivr_option_routes_as_the_seed_says(topology, call_pcap, gtalk_user, flo
 
 
 @pytest.mark.parametrize("option", [None, "9"], ids=["no-answer", "unknown-option"])
-def test_ivr_without_a_valid_answer_ends_the_call(topology, call_pcap, gtalk_user, flow_report, option):
+def test_ivr_without_a_valid_answer_ends_the_call(
+    topology, call_pcap, gtalk_user, flow_report, option
+):
     run = xmpp.ivr_call(topology, call_pcap, gtalk_user, option)
     flow_report.add(run, xmpp.verify(run)).raise_if_failed()

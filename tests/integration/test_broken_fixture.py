@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness.analysis.lync_flow import LYNC_LEG
+from harness.analysis.legs import LYNC_LEG
 from harness.flows import lync
 
 pytestmark = pytest.mark.integration
@@ -38,8 +38,15 @@ def broken_fixture(topology, name, replacements, module):
 
 @pytest.fixture
 def trunk_over_udp(topology):
-    with broken_fixture(topology, "pjsip.conf", [("transport=transport-tcp", "transport=transport-udp"),
-                                                 ("\\;transport=tcp", "\\;transport=udp")], "res_pjsip.so"):
+    with broken_fixture(
+        topology,
+        "pjsip.conf",
+        [
+            ("transport=transport-tcp", "transport=transport-udp"),
+            ("\\;transport=tcp", "\\;transport=udp"),
+        ],
+        "res_pjsip.so",
+    ):
         yield
         # The call over UDP may still be trying: end it before the next test captures.
         topology.asterisk("channel request hangup all")
@@ -59,16 +66,23 @@ def test_trunk_over_udp_fails_at_step_1_with_pcap(topology, call_pcap, trunk_ove
 
 def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp):
     """Issue 5: the failure explains itself: ladder, plots, gateway state, logs, pcap."""
-    from harness.report.artifacts import collect_artifacts
+    from harness.flows.artifacts import collect_artifacts
 
     run = lync.outbound(topology, call_pcap, sipp_timeout_s=8)
     verdict = lync.verify(run, "outbound")
     assert not verdict.ok
     paths = {p.name: p for p in collect_artifacts(run, verdict, topology, failed=True)}
     stem = call_pcap.path.stem
-    for name in (f"{stem}-verdict.txt", f"{stem}-ladder.svg", f"{stem}-ladder.html",
-                 "pjsip-show-endpoints.txt", "core-show-channels-verbose.txt",
-                 "asterisk-log.txt", "mediation-server-log.txt", "sipp-messages.txt"):
+    for name in (
+        f"{stem}-verdict.txt",
+        f"{stem}-ladder.svg",
+        f"{stem}-ladder.html",
+        "pjsip-show-endpoints.txt",
+        "core-show-channels-verbose.txt",
+        "asterisk-log.txt",
+        "mediation-server-log.txt",
+        "sipp-messages.txt",
+    ):
         assert name in paths and paths[name].stat().st_size > 0, (name, sorted(paths))
     assert "step 1 [Lync trunk (TCP)]" in paths[f"{stem}-verdict.txt"].read_text()
     ladder = paths[f"{stem}-ladder.svg"].read_text()
@@ -79,35 +93,46 @@ def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp
 @pytest.fixture
 def caller_id_not_set(topology):
     """The seed's warning ignored: 1001 dials Skype without setting the caller ID."""
-    with broken_fixture(topology, "extensions.conf",
-                        [(" same => n,Set(CALLERID(num)=99051000107808)\n", "")], "pbx_config.so"):
+    with broken_fixture(
+        topology,
+        "extensions.conf",
+        [(" same => n,Set(CALLERID(num)=99051000107808)\n", "")],
+        "pbx_config.so",
+    ):
         yield
 
 
 @pytest.mark.skype
 def test_caller_id_not_set_is_rejected_by_skype_with_a_verdict_naming_it(
-        topology, call_pcap, caller_id_not_set):
+    topology, call_pcap, caller_id_not_set
+):
     from harness.flows import skype
 
     run = skype.lync_dials(topology, call_pcap, "+1001")
-    verdict = skype.verify(run, "lync_to_skype", dialled="+1001", target="+17606604690",
-                           via_profile=True)
+    verdict = skype.verify(
+        run, "lync_to_skype", dialled="+1001", target="+17606604690", via_profile=True
+    )
     failed = {r.subject: r for r in verdict.failures}
     caller_id = failed.get("caller ID (seed: 'set the caller ID to your Skype for SIP number')")
     assert caller_id is not None and caller_id.expected == "99051000107808", verdict.report()
-    assert "call accepted" in failed and failed["call accepted"].actual.startswith("403"), verdict.report()
+    assert "call accepted" in failed and failed["call accepted"].actual.startswith("403"), (
+        verdict.report()
+    )
     assert verdict.failures[0] is caller_id, verdict.report()
 
 
 @pytest.fixture
 def wrong_xmpp_password(topology):
-    with broken_fixture(topology, "xmpp.conf", [("secret=contoso-xmpp", "secret=not-the-password")],
-                        "res_xmpp.so"):
+    with broken_fixture(
+        topology, "xmpp.conf", [("secret=contoso-xmpp", "secret=not-the-password")], "res_xmpp.so"
+    ):
         yield
 
 
 @pytest.mark.xmpp
-def test_wrong_xmpp_password_fails_with_a_verdict_naming_it(topology, gtalk_user, wrong_xmpp_password):
+def test_wrong_xmpp_password_fails_with_a_verdict_naming_it(
+    topology, gtalk_user, wrong_xmpp_password
+):
     from harness.flows import xmpp
 
     verdict = xmpp.account_status(topology, gtalk_user, timeout_s=4)

@@ -196,6 +196,6 @@ def test_fuzzed_captures_never_raise(tmp_path: Path) -> None:
             del data[rng.randrange(len(data)) :]
         path.write_bytes(bytes(data))
         _exercise(path)
-    for trial in range(20):
+    for _trial in range(20):
         path.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randint(0, 3000))))
         _exercise(path)

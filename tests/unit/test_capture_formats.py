@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from harness.capture import open_capture
-from harness.capture.formats import gather
-from harness.capture.packets import addr_from_str, addr_to_str
+from harness.capture.addresses import addr_from_str, addr_to_str
+from harness.capture.records import gather
 from harness.media.find import rtp_streams
 from tests.support.capgen import (
     ETHERNET,
@@ -227,7 +227,7 @@ def test_the_lockstep_walk_equals_the_plain_walk(tmp_path: Path, monkeypatch, fm
     # The lockstep walk is for files of megabytes: made to run on a small one here, with
     # records of many sizes, payloads that look like record headers, a corrupt length, a
     # record cut short and (pcapng) another block among the packets.
-    from harness.capture import formats
+    from harness.capture import formats, lockstep
 
     endian = ">" if fmt.endswith("-be") else "<"
     ng = fmt.startswith("pcapng")
@@ -269,10 +269,10 @@ def test_the_lockstep_walk_equals_the_plain_walk(tmp_path: Path, monkeypatch, fm
 
     plain = [records(data, 1) for data in variants]
     assert plain[2][2] and plain[1][2]  # the corrupt length and the cut are reported
-    monkeypatch.setattr(formats, "LOCKSTEP_MIN", 1 << 12)
-    monkeypatch.setattr(formats, "SEGMENT", 1 << 12)
-    monkeypatch.setattr(formats, "WINDOW", 1 << 10)
-    monkeypatch.setattr(formats, "_LOCKSTEP_FEW", 4)
-    monkeypatch.setattr(formats, "_LOCKSTEP_SPLIT", 4)
+    monkeypatch.setattr(lockstep, "LOCKSTEP_MIN", 1 << 12)
+    monkeypatch.setattr(lockstep, "SEGMENT", 1 << 12)
+    monkeypatch.setattr(lockstep, "WINDOW", 1 << 10)
+    monkeypatch.setattr(lockstep, "_LOCKSTEP_FEW", 4)
+    monkeypatch.setattr(lockstep, "_LOCKSTEP_SPLIT", 4)
     for workers in (1, 2):
         assert [records(data, workers) for data in variants] == plain

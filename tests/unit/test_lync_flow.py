@@ -7,13 +7,19 @@ from pathlib import Path
 
 from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
 
-from harness.analysis.legs import Roles
-from harness.analysis.lync_flow import LYNC_LEG, PHONE_LEG, check_lync_flow
+from harness.analysis.legs import LYNC_LEG
+from harness.analysis.lync_flow import PHONE_LEG, check_lync_flow
 from harness.capture import open_capture
+from harness.roles import Roles
 
 CAPTURE = Path(__file__).parent / "data" / "lync_outbound.pcap"
-ROLES = Roles({"192.168.100.10": "Asterisk", "192.168.100.20": "Mediation Server",
-               "192.168.100.40": "Softphone"})
+ROLES = Roles(
+    {
+        "192.168.100.10": "Asterisk",
+        "192.168.100.20": "Mediation Server",
+        "192.168.100.40": "Softphone",
+    }
+)
 
 
 def verdict_of(path: Path):
@@ -39,8 +45,13 @@ def test_real_capture_passes_every_step():
 
 def test_dropped_softphone_ack_fails_step_6_on_its_leg(tmp_path):
     def is_ack(p):
-        return UDP in p and bytes(p[UDP].payload).startswith(b"ACK ") and p[IP].src == "192.168.100.40" \
+        return (
+            UDP in p
+            and bytes(p[UDP].payload).startswith(b"ACK ")
+            and p[IP].src == "192.168.100.40"
             and b"CSeq: 2 ACK" in bytes(p[UDP].payload)
+        )
+
     v = verdict_of(without(tmp_path, is_ack))
     first = v.failures[0]
     assert (first.step, first.leg, first.subject) == ("6", PHONE_LEG, "ACK"), v.report()
@@ -49,8 +60,11 @@ def test_dropped_softphone_ack_fails_step_6_on_its_leg(tmp_path):
 def test_rtp_lost_during_the_call_fails_step_7(tmp_path):
     # five consecutive RTP packets from the Mediation Server disappear after the answer
     packets = rdpcap(str(CAPTURE))
-    rtp = [i for i, p in enumerate(packets) if UDP in p and p[IP].src == "192.168.100.20"
-           and p[UDP].sport >= 40000]
+    rtp = [
+        i
+        for i, p in enumerate(packets)
+        if UDP in p and p[IP].src == "192.168.100.20" and p[UDP].sport >= 40000
+    ]
     doomed = set(rtp[10:15])
     out = tmp_path / "lossy.pcap"
     wrpcap(str(out), [p for i, p in enumerate(packets) if i not in doomed])
@@ -63,6 +77,7 @@ def test_rtp_lost_during_the_call_fails_step_7(tmp_path):
 def test_report_names_step_leg_expected_actual_and_pcap(tmp_path):
     def is_bye(p):
         return UDP in p and bytes(p[UDP].payload).startswith(b"BYE ")
+
     path = without(tmp_path, is_bye)
     v = verdict_of(path)
     assert not v.ok
@@ -80,8 +95,11 @@ def test_no_call_in_capture_is_a_clear_failure(tmp_path):
 def test_a_second_ssrc_mid_call_fails_the_ssrc_check(tmp_path):
     """Asterisk -> Softphone switches SSRC for one packet in the middle of the talk."""
     packets = rdpcap(str(CAPTURE))
-    rtp = [i for i, p in enumerate(packets) if UDP in p and p[IP].dst == "192.168.100.40"
-           and p[UDP].dport == 6000]
+    rtp = [
+        i
+        for i, p in enumerate(packets)
+        if UDP in p and p[IP].dst == "192.168.100.40" and p[UDP].dport == 6000
+    ]
     victim = packets[rtp[20]]
     raw = bytearray(bytes(victim[UDP].payload))
     raw[8:12] = b"\x12\x34\x56\x78"

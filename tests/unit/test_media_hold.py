@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.capture import open_capture
-from harness.media.hold import check_hold, media_periods
+from harness.capture.sip import CapturedSip
+from harness.media.hold import HoldWindow, check_hold, held_direction, hold_windows, media_periods
+from harness.sip import parse_message
 from tests.support.capgen import (
     T0,
     StreamSpec,
@@ -91,3 +93,59 @@ def test_lync_inactive_hold_and_a_silent_direction(tmp_path: Path) -> None:
     cap = open_capture(_call(tmp_path, ("inactive", "inactive"), b_bursts=[(50, 400)], a_bursts=[]))
     found = sorted((f.period.src, f.period.may_send, f.problem.split()[0]) for f in check_hold(cap))
     assert found == [(A, False, "sent"), (B, True, "was")]
+
+
+# ----------------------------------------------------------------------------- hold windows
+
+
+def _sip(frame: int, t: float, src: str, dst: str, data: bytes) -> CapturedSip:
+    return CapturedSip(frame, t, src, 5060, dst, 5060, "UDP", data, parse_message(data), None)
+
+
+def _invite(frame: int, t: float, call_id: str, cseq: int, body: str) -> CapturedSip:
+    invite = sip_request("INVITE", call_id, cseq, body, branch=f"z9hG4bK{frame}")
+    return _sip(frame, t, A, B, invite)
+
+
+def test_hold_window_from_the_hold_to_the_resume(tmp_path: Path) -> None:
+    cap = open_capture(_call(tmp_path, ("sendonly", "recvonly"), b_bursts=[], a_bursts=[]))
+    msgs = cap.sip_messages()
+    invites = [m for m in msgs if m.is_request and m.method == "INVITE"]
+    origin = msgs[0].time
+    (window,) = hold_windows(msgs, origin=origin)
+    assert window == HoldWindow(
+        a=A,
+        b=B,
+        start=invites[1].time - origin,
+        end=invites[2].time - origin,
+        direction="sendonly",
+        call_id="h",
+        start_frame=invites[1].frame,
+        end_frame=invites[2].frame,
+    )
+
+
+def test_hold_windows_closed_by_bye_or_left_open() -> None:
+    held = sdp(A, 30000, [(0, None)], "inactive")
+    rfc2543 = sdp(A, 30000, [(0, None)]).replace(f"c=IN IP4 {A}", "c=IN IP4 0.0.0.0")
+    msgs = [
+        _invite(1, 10.0, "one", 1, sdp(A, 30000, [(0, None)])),
+        _invite(2, 11.0, "one", 2, held),
+        _invite(3, 11.5, "one", 3, held),  # still held: the window goes on
+        _sip(4, 12.0, B, A, sip_request("BYE", "one", 1)),
+        _invite(5, 13.0, "two", 1, rfc2543),
+        _sip(6, 14.0, A, B, sip_request("OPTIONS", "three", 1)),
+    ]
+    windows = hold_windows(reversed(msgs), origin=10.0)  # put back in frame order
+    assert [(w.call_id, w.direction, w.start, w.end, w.start_frame, w.end_frame)
+            for w in windows] == [
+        ("one", "inactive", 1.0, 2.0, 2, 4),
+        ("two", "inactive", 3.0, 4.0, 5, None),  # never resumed: ends at the last message
+    ]
+
+
+def test_held_direction() -> None:
+    assert held_direction(["sendrecv", "recvonly", "inactive"]) == "recvonly"
+    assert held_direction(["sendrecv"]) is None
+    assert held_direction(["sendrecv"], hold_address=True) == "inactive"
+    assert held_direction([]) is None

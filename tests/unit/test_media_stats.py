@@ -76,10 +76,10 @@ def test_clean_stream_takes_the_array_path_and_matches() -> None:
 def test_jitter_filter_and_running_mean_match_sequential_loops() -> None:
     rng = np.random.default_rng(3)
     d = np.abs(rng.normal(0, 3, 10_000))
-    exact = S._jitter_sequential(d)
+    exact = S.jitter_sequential(d)
     assert np.allclose(S.jitter_filter(d), exact, rtol=1e-13, atol=0)
     idx = np.sort(rng.choice(np.arange(1, 20_000), 10_000, replace=False))
-    assert S.index_mean(d, idx) == pytest.approx(S._index_mean_sequential(d, idx), rel=1e-12)
+    assert S.index_mean(d, idx) == pytest.approx(S.index_mean_sequential(d, idx), rel=1e-12)
 
 
 def test_rounding_ties_are_settled_like_tshark(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,8 +96,8 @@ def test_rounding_ties_are_settled_like_tshark(monkeypatch: pytest.MonkeyPatch) 
         t,
     )
     calls = []
-    exact = S._jitter_sequential
-    monkeypatch.setattr(S, "_jitter_sequential", lambda d: calls.append(1) or exact(d))
+    exact = S.jitter_sequential
+    monkeypatch.setattr(S, "jitter_sequential", lambda d: calls.append(1) or exact(d))
     fig = S.analyse(*args)
     ref = S.analyse_reference(*args)
     assert calls, "the near-tie should have been recomputed step by step"
@@ -145,3 +145,31 @@ def test_extra_counters(tmp_path: Path) -> None:
     assert st.ssrc_changes == second.stats().ssrc_changes == 1
     d = st.to_dict()
     assert d["ssrc"] == "0x00000001" and d["setup"] == "heuristic"
+
+
+def test_series_reduce_to_the_figures() -> None:
+    # the per-packet series are the values the figures reduce: their min/max over the
+    # regular packets are the figures, on the usual path and on the general one
+    from types import SimpleNamespace
+
+    from harness.media.figures import rel_ms
+    from harness.media.series import stream_series
+
+    rng = np.random.default_rng(11)
+    for n in (400, 1500):
+        seq, ts, marker, pt, clock, t = _random_stream(rng, n)
+        t = t - t[0]  # ms since the first packet, the capture's first frame
+        ts_ns = (np.round(t * 1e6).astype(np.int64)) + T0
+        stream = SimpleNamespace(
+            seq=seq, timestamp=ts, marker=marker, pt=pt, jitter_clock=clock, ts_ns=ts_ns,
+            time=ts_ns / 1e9, capture_start_ns=T0,
+        )
+        s = stream_series(stream)
+        fig = S.analyse(seq, ts, marker, pt, clock, rel_ms(ts_ns, T0))
+        reg = s.regular
+        assert s.time.size == n and s.delta_ms[0] == 0.0
+        assert f"{s.delta_ms[reg].min():.3f}" == f"{fig.min_delta_ms:.3f}"
+        assert f"{s.delta_ms[reg].max():.3f}" == f"{fig.max_delta_ms:.3f}"
+        jit = s.jitter_ms[reg & (clock != 0)]
+        if s.has_jitter and jit.size:
+            assert f"{jit.max():.3f}" == f"{fig.max_jitter_ms:.3f}"

@@ -9,16 +9,19 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from harness.analysis.legs import Roles
 from harness.analysis.lync_flow import check_lync_flow
 from harness.analysis.verdict import Verdict
 from harness.capture import open_capture
-from harness.report.attachments import allure_active, attach_call_artifacts, summary_table
-from harness.report.ladder import topology_roles
+from harness.report.attachments import (
+    ReportedCall,
+    allure_active,
+    attach_call_artifacts,
+    summary_table,
+)
+from harness.roles import Roles
 
 PCAP = Path(__file__).parent / "data" / "lync_outbound.pcap"
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,31 +29,31 @@ OUTBOUND = "outbound: softphone -> Asterisk -> Lync"
 INBOUND = "inbound: Lync -> Asterisk -> softphone"
 
 
-def run_of(pcap: Path) -> SimpleNamespace:
-    """What a CallRun offers the report: the flow, the pcap (with .path) and the roles."""
-    return SimpleNamespace(flow=OUTBOUND, pcap=SimpleNamespace(path=pcap),
-                           roles=Roles(topology_roles()))
+def run_of(pcap: Path) -> ReportedCall:
+    """What a call run hands the report: the flow, the pcap and the roles."""
+    return ReportedCall(OUTBOUND, pcap, Roles.of_topology())
 
 
 @pytest.fixture(scope="module")
 def verdicts():
     cap = open_capture(PCAP)
-    roles = Roles(topology_roles())
+    roles = Roles.of_topology()
     outbound = check_lync_flow(cap.sip_messages(), cap, roles, PCAP, "outbound", OUTBOUND)
     # The outbound capture checked as the inbound flow: a real verdict with failures.
     inbound = check_lync_flow(cap.sip_messages(), cap, roles, PCAP, "inbound", INBOUND)
     return outbound, inbound
 
 
-def test_the_files_are_written_and_allure_is_seen_only_when_it_records(
-    tmp_path, verdicts, request
-):
+def test_the_files_are_written_and_allure_is_seen_only_when_it_records(tmp_path, verdicts, request):
     # This run records Allure results only when pytest was given --alluredir.
     assert allure_active() == bool(getattr(request.config.option, "allure_report_dir", None))
-    paths = attach_call_artifacts(run_of(PCAP), verdicts[1], tmp_path / "call",
-                                  logs={"asterisk": "log text"})
+    paths = attach_call_artifacts(
+        run_of(PCAP), verdicts[1], tmp_path / "call", logs={"asterisk": "log text"}
+    )
     assert [p.name for p in paths] == [
-        "lync_outbound-verdict.txt", "lync_outbound-ladder.html", "lync_outbound-ladder.svg",
+        "lync_outbound-verdict.txt",
+        "lync_outbound-ladder.html",
+        "lync_outbound-ladder.svg",
         "lync_outbound-rtp.png",
     ]
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
@@ -71,26 +74,41 @@ def test_a_capture_that_cannot_be_read_gets_the_verdict_and_the_reason(tmp_path)
 
 def test_attached_to_allure_with_their_types(tmp_path):
     test = tmp_path / "test_call.py"
-    test.write_text(textwrap.dedent(f"""
+    test.write_text(
+        textwrap.dedent(f"""
         from pathlib import Path
-        from types import SimpleNamespace
         from harness.analysis.verdict import Verdict
-        from harness.report.attachments import allure_active, attach_call_artifacts
+        from harness.report.attachments import ReportedCall, allure_active, attach_call_artifacts
+        from harness.roles import Roles
 
         def test_call(tmp_path):
             assert allure_active()
-            run = SimpleNamespace(flow="f", pcap=SimpleNamespace(path=Path({str(PCAP)!r})),
-                                  roles={{"192.168.100.10": "Asterisk"}})
-            verdict = Verdict("f", run.pcap.path)
+            run = ReportedCall("f", Path({str(PCAP)!r}), Roles({{"192.168.100.10": "Asterisk"}}))
+            verdict = Verdict("f", run.pcap)
             verdict.check("8", "leg", "hold", False, "a=inactive", "a=sendonly", 198)
             paths = attach_call_artifacts(run, verdict, tmp_path, logs={{"asterisk log": "x"}})
             assert len(paths) == 4
-    """))
+    """)
+    )
     results = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-         f"--alluredir={results}", str(test)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            f"--alluredir={results}",
+            str(test),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"},
     )
     assert done.returncode == 0, done.stdout + done.stderr

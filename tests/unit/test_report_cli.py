@@ -85,7 +85,8 @@ def test_ladder_without_topology_roles_names_hosts_by_address(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["ladder", "missing.pcap", "-o", "x.svg"], 1, "harness ladder: missing.pcap: no such file"),
+        (["ladder", "missing.pcap", "-o", "x.svg"], 1,
+         "harness ladder: missing.pcap: no such file"),
         (["ladder", str(ROOT / "README.md"), "-o", "x.svg"], 1,
          "not a pcap or pcapng file: it starts with '# SIP in'"),
         (["ladder", str(PCAP), "-o", "x.png"], 2, "-o wants a .svg or .html file, not 'x.png'"),

@@ -14,14 +14,13 @@ import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from harness.analysis.legs import Roles
 from harness.analysis.lync_flow import check_lync_flow
 from harness.analysis.verdict import Verdict
-from harness.capture import open_capture
+from harness.capture import CapturedSip, open_capture
 from harness.media.find import rtp_streams
 from harness.report.ladder import (
     LadderError,
@@ -31,15 +30,15 @@ from harness.report.ladder import (
     parse_role,
     render_html,
     render_svg,
-    topology_roles,
     write_ladder,
 )
+from harness.roles import role_names
 from harness.sip import parse_message
 
 DATA = Path(__file__).parent / "data"
 PCAP = DATA / "lync_outbound.pcap"
 SVG_NS = "{http://www.w3.org/2000/svg}"
-ROLES = topology_roles()
+ROLES = role_names()
 FLOW = "outbound: softphone -> Asterisk -> Lync"
 
 
@@ -295,13 +294,13 @@ def test_write_ladder_by_suffix(tmp_path, ladder):
 
 
 def record(frame, time, src, dst, data: bytes, transport="UDP"):
-    """A stand-in for a CapturedSip (what the capture layer gives)."""
+    """A CapturedSip, as the capture layer gives it."""
     try:
         message, error = parse_message(data), None
     except Exception as exc:  # noqa: BLE001
         message, error = None, str(exc)
-    return SimpleNamespace(frame=frame, time=time, src=src, sport=5060, dst=dst, dport=5060,
-                           transport=transport, data=data, message=message, error=error)
+    return CapturedSip(frame=frame, time=time, src=src, sport=5060, dst=dst, dport=5060,
+                       transport=transport, data=data, message=message, error=error)
 
 
 OPTIONS = (b"OPTIONS sip:a@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
@@ -342,8 +341,8 @@ def test_parse_role():
     assert parse_role("10.0.0.5=Skype for SIP") == ("10.0.0.5", "Skype for SIP")
     with pytest.raises(ValueError, match="ADDR=NAME"):
         parse_role("10.0.0.5")
-    assert topology_roles("10.77.0") == {"10.77.0.10": "Asterisk",
-                                         "10.77.0.20": "Mediation Server",
-                                         "10.77.0.30": "Skype",
-                                         "10.77.0.40": "Softphone",
-                                         "10.77.0.50": "XMPP"}
+    assert role_names("10.77.0") == {"10.77.0.10": "Asterisk",
+                                     "10.77.0.20": "Mediation Server",
+                                     "10.77.0.30": "Skype",
+                                     "10.77.0.40": "Softphone",
+                                     "10.77.0.50": "XMPP"}

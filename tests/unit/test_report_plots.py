@@ -12,8 +12,9 @@ import pytest
 
 from harness.capture import open_capture
 from harness.media.find import rtp_streams
-from harness.report.ladder import ladder_of_capture, topology_roles
+from harness.report.ladder import ladder_of_capture
 from harness.report.plots import plot_rtp, stream_series
+from harness.roles import role_names
 
 PCAP = Path(__file__).parent / "data" / "lync_outbound.pcap"
 
@@ -55,7 +56,7 @@ def test_series_see_the_hold_gap(capture):
 
 
 def test_plot_writes_a_png(tmp_path, capture):
-    ladder = ladder_of_capture(capture, topology_roles())
+    ladder = ladder_of_capture(capture, role_names())
     path = plot_rtp(rtp_streams(capture), tmp_path / "rtp.png", holds=ladder.holds,
                     origin=ladder.origin, names=ladder.names, max_delta_ms=60, max_jitter_ms=3)
     width, height = png_size(path)

@@ -13,9 +13,8 @@ import pytest
 
 from harness.cli import main
 from harness.sip.lint import lint_bytes, lint_message, split_input
+from tests.support.paths import ROOT
 from tests.support.sip_samples import LYNC_LEG, OPTIONS, SEED_DIR, SEED_FILES, crlf, seed
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def codes(data: bytes, **kwargs) -> list[str]:
@@ -220,7 +219,10 @@ INVITE_SUMMARY = (
     "INVITE sip:+14255550150@192.168.100.20 (Call-ID 6db8ad1516f9e56d7fe51bfe6a668659"
     "@192.168.100.10, CSeq 102 INVITE, SDP audio 0 3 8 101)"
 )
-OK_SUMMARY = "200 OK to 102 INVITE (Call-ID 6db8ad1516f9e56d7fe51bfe6a668659@192.168.100.10, SDP audio 0 101)"
+OK_SUMMARY = (
+    "200 OK to 102 INVITE (Call-ID 6db8ad1516f9e56d7fe51bfe6a668659@192.168.100.10, "
+    "SDP audio 0 101)"
+)
 NO_COLON = m(HEAD.replace("Via: SIP/2.0/TCP", "Via SIP/2.0/TCP"))
 
 

@@ -1,0 +1,158 @@
+"""What every flow's checks share: a cursor that walks a leg step by step, the predicates
+that find a request or a response on it, and typed access to the parsed message.
+
+A step is looked for after the previous one; a step that is missing is a failed check
+that says what came instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from harness.analysis.legs import Leg, to_events, uri_of
+from harness.analysis.verdict import Verdict
+from harness.capture.sip import CapturedSip
+from harness.roles import Roles
+from harness.sip.message import Request, Response
+
+Predicate = Callable[[CapturedSip], bool]
+
+
+@dataclass
+class Cursor:
+    """Walks a leg in order: each step is looked for after the previous one."""
+
+    v: Verdict
+    leg: Leg
+    at: int = -1
+
+    def expect(
+        self, step: str, subject: str, pred: Predicate, expected: str, advance: bool = True
+    ) -> CapturedSip | None:
+        idx, event = self.leg.find(pred, self.at)
+        if event is None:
+            # What came instead: the next three distinct messages (retransmissions once).
+            rest: list[str] = []
+            labels: set[str] = set()
+            for e in self.leg.events[self.at + 1 :]:
+                if e.label() not in labels and len(rest) < 3:
+                    labels.add(e.label())
+                    rest.append(e.describe())
+            self.v.check(
+                step,
+                self.leg.name,
+                subject,
+                False,
+                expected,
+                "not found"
+                + (
+                    f"; next on this leg: {', '.join(rest)}"
+                    if rest
+                    else "; nothing more on this leg"
+                ),
+            )
+            return None
+        self.v.check(step, self.leg.name, subject, True, expected, event.describe(), event.frame)
+        if advance:
+            self.at = idx
+        return event
+
+
+def request_of(e: CapturedSip) -> Request:
+    """The event's request (the caller found it with :func:`req` or checked ``is_request``)."""
+    msg = e.msg
+    if not isinstance(msg, Request):
+        raise ValueError(f"{e.describe()} is not a request")
+    return msg
+
+
+def response_of(e: CapturedSip) -> Response:
+    """The event's response (the caller found it with :func:`resp`)."""
+    msg = e.msg
+    if not isinstance(msg, Response):
+        raise ValueError(f"{e.describe()} is not a response")
+    return msg
+
+
+def status_of(e: CapturedSip) -> int | None:
+    """The status code of a response; None for a request."""
+    return e.message.status if isinstance(e.message, Response) else None
+
+
+def expect_invite(c: Cursor, step: str, subject: str, sender: str, user: str, expected: str,
+                  user_subject: str = "Request-URI user") -> CapturedSip | None:
+    """The next INVITE from `sender` (a step), and its Request-URI user checked to be
+    `user`."""
+    invite = c.expect(step, subject, req("INVITE", sender), expected)
+    if invite is not None:
+        c.v.equal(step, c.leg.name, user_subject, user, ruri_user(invite), invite.frame)
+    return invite
+
+
+def req(method: str, sender: str, pred: Predicate | None = None) -> Predicate:
+    return lambda e: (
+        isinstance(e.message, Request)
+        and e.message.method == method
+        and e.sender == sender
+        and (pred is None or pred(e))
+    )
+
+
+def resp(status: int | Iterable[int], method: str, sender: str) -> Predicate:
+    wanted = (status,) if isinstance(status, int) else tuple(status)
+    return lambda e: (
+        isinstance(e.message, Response)
+        and e.message.status in wanted
+        and e.method == method
+        and e.sender == sender
+    )
+
+
+def any_request(method: str) -> Predicate:
+    """A request of ``method`` from either side."""
+    return lambda e: isinstance(e.message, Request) and e.message.method == method
+
+
+def direction_is(*dirs: str) -> Predicate:
+    def pred(e: CapturedSip) -> bool:
+        try:
+            sdp = e.msg.sdp()
+        except ValueError:
+            return False
+        audio = sdp.audio if sdp else None
+        return audio is not None and audio.direction in dirs
+
+    return pred
+
+
+def has_header(name: str) -> Predicate:
+    return lambda e: e.msg.headers.get(name) is not None
+
+
+def user_of(value: str | None) -> str | None:
+    uri = uri_of(value)
+    return uri.user if uri else None
+
+
+def ruri_user(e: CapturedSip) -> str | None:
+    """The user part of a request's Request-URI."""
+    return request_of(e).sip_uri.user
+
+
+def auth_param(value: str | None, name: str) -> str | None:
+    """A parameter of a digest challenge or credentials header (``realm``, ``username``)."""
+    if not value:
+        return None
+    m = re.search(rf'{name}="?([^",]*)"?', value)
+    return m.group(1) if m else None
+
+
+def parsed_events(v: Verdict, captured: Iterable[CapturedSip], roles: Roles) -> list[CapturedSip]:
+    """The capture's parsed messages named by role; each one that does not parse is a
+    failed check."""
+    events, problems = to_events(captured, roles)
+    for p in problems:
+        v.check("capture", "-", "SIP parse", False, "every SIP message in the pcap parses", p)
+    return events
