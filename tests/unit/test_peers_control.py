@@ -4,9 +4,7 @@ records, the tiny HTTP server), on loopback."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,23 +12,12 @@ import pytest
 from harness.peers.common.api import MediationApi
 from harness.peers.common.behaviour import Behaviour, BehaviourError
 from harness.peers.common.control import ControlServer, HttpError, HttpRequest, HttpResponse
-from harness.peers.common.log import LineLog
 from harness.peers.common.records import CallRecord, CallStore, set_state
 from harness.peers.common.rtp_session import RtpSession
-from harness.peers.lync.mediation import Config, MediationServer
 from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
 from harness.rtp.packet import RtpPacket
 from harness.rtp.rfc4733 import TelephoneEvent
-
-LOCAL = "127.0.0.1"
-
-
-def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 10))
-
-    return wrapper
+from tests.support.peers import LOCAL, mediation_server, run_async
 
 
 async def raw_http(port: int, data: bytes, eof: bool = False) -> tuple[int, dict[str, str], Any]:
@@ -60,18 +47,7 @@ async def http(port: int, method: str, path: str, body: Any = None) -> tuple[int
 class Sim:
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.server = MediationServer(
-            Config(
-                address=LOCAL,
-                bind=LOCAL,
-                sip_port=0,
-                control_port=0,
-                control_bind=LOCAL,
-                gateway=(LOCAL, 9),
-                rtp_ports=(0, 0),
-            ),
-            LineLog("mediation", stream=_Null(), lines=self.lines),
-        )
+        self.server = mediation_server(self.lines, 9)
 
     async def __aenter__(self) -> int:
         await self.server.start()
@@ -79,14 +55,6 @@ class Sim:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.server.close()
-
-
-class _Null:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 DEFAULTS = {

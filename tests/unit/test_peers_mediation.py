@@ -4,40 +4,26 @@ playing Asterisk (built on harness.sip), with byte-level checks against the seed
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
 import re
 import secrets
 import statistics
-from collections.abc import Awaitable, Callable
 from typing import Any, Self, TypeVar
 
 import pytest
 
-from harness.peers.common.log import LineLog
-from harness.peers.lync.mediation import Config, MediationServer
 from harness.rtp.packet import RtpPacket
 from harness.rtp.rfc4733 import TelephoneEvent
 from harness.sip.auth import make_challenge, parse_authorization, verify
 from harness.sip.framing import StreamFramer
 from harness.sip.message import Headers, Request, Response, parse_message
 from harness.sip.sdp import SessionDescription
+from tests.support.peers import LOCAL, mediation_server, run_async
 
-LOCAL = "127.0.0.1"
 T = TypeVar("T")
 
 # -- harness around the simulator ---------------------------------------------------------
-
-
-def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async test in its own loop with a hard time limit."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 10))
-
-    return wrapper
 
 
 class Sim:
@@ -45,18 +31,7 @@ class Sim:
 
     def __init__(self, gateway_port: int = 5060) -> None:
         self.lines: list[str] = []
-        self.server = MediationServer(
-            Config(
-                address=LOCAL,
-                bind=LOCAL,
-                sip_port=0,
-                control_port=0,
-                control_bind=LOCAL,
-                gateway=(LOCAL, gateway_port),
-                rtp_ports=(0, 0),
-            ),
-            LineLog("mediation", stream=_NullStream(), lines=self.lines),
-        )
+        self.server = mediation_server(self.lines, gateway_port)
 
     async def __aenter__(self) -> Self:
         await self.server.start()
@@ -71,14 +46,6 @@ class Sim:
 
     async def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return await http(self.server.control_port, method, path, body)
-
-
-class _NullStream:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 async def http(

@@ -6,16 +6,13 @@ gateway, retransmissions and malformed requests."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import json
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any, Self, TextIO, cast
+from typing import Any, Self
 
 import pytest
 
-from harness.peers.common.log import LineLog
 from harness.peers.skype.service import Config, SkypeService, build_parser, config_from_args
 from harness.rtp.packet import RtpPacket
 from harness.sip.auth import build_authorization, parse_challenge
@@ -29,28 +26,12 @@ from harness.sip.builder import (
 )
 from harness.sip.message import Request, Response, parse_message
 from harness.sip.sdp import SessionDescription
+from tests.support.peers import LOCAL, quiet_log, run_async
 
-LOCAL = "127.0.0.1"
 PROFILE = "99051000107808"
 PASSWORD = "test-password"
 ECHO = "+17606604690"
 DOMAIN = "sip.skype.com"
-
-
-def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 10))
-
-    return wrapper
-
-
-class _NullStream:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 class Sim:
@@ -71,7 +52,7 @@ class Sim:
                 channels=channels,
                 t1=t1,
             ),
-            LineLog("skype", stream=cast(TextIO, _NullStream()), lines=self.lines),
+            quiet_log("skype", self.lines),
         )
 
     async def __aenter__(self) -> Self:
@@ -93,7 +74,8 @@ class Sim:
         reader, writer = await asyncio.open_connection(LOCAL, self.service.control_port)
         payload = b"" if body is None else json.dumps(body).encode()
         writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n".encode()
             + payload
         )
         data = await reader.read()

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from harness.peers.common.behaviour import BehaviourError
-from harness.peers.common.udp import mark_received, server_key
 from harness.peers.skype.registrar import DigestAuthority, Registrar
 from harness.peers.skype.rules import (
     SkypeBehaviour,
@@ -22,7 +21,9 @@ from harness.peers.skype.rules import (
 from harness.peers.skype.wire import CodecTone, linear_to_alaw, offer_media, warning
 from harness.sip.auth import build_authorization
 from harness.sip.builder import make_request, via_value
+from harness.sip.matching import server_key
 from harness.sip.sdp import SessionDescription
+from harness.sip.transport import mark_received
 
 PROFILE = "99051000107808"
 
@@ -63,7 +64,10 @@ def test_caller_identity_prefers_pai_then_rpid_then_from() -> None:
 
 
 def _audio(formats: str, extra: str = ""):
-    text = f"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP {formats}\r\n{extra}"
+    text = (
+        "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n"
+        f"m=audio 4000 RTP/AVP {formats}\r\n{extra}"
+    )
     return SessionDescription.parse(text).media[0]
 
 

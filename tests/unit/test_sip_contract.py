@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 MODULES = [
     "harness.sip",
     "harness.sip.errors",
+    "harness.sip.headers",
+    "harness.sip.parsing",
     "harness.sip.message",
     "harness.sip.framing",
     "harness.sip.uri",
+    "harness.sip.sdp_fields",
+    "harness.sip.sdp_media",
     "harness.sip.sdp",
     "harness.sip.auth",
     "harness.sip.builder",
+    "harness.sip.lint_findings",
+    "harness.sip.lint_headers",
+    "harness.sip.lint_sdp",
     "harness.sip.lint",
     "harness.cli.sip_lint",
 ]

@@ -11,39 +11,107 @@ call, never the simulator.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
+from harness.peers.common.offer_answer import NotAcceptable
 from harness.peers.common.records import CallRecord, CallStore, LogFn, add_event, set_state
-from harness.peers.common.rtp_session import RtpSession
+from harness.peers.common.rtp_session import EventFn, RtpSession
+from harness.sip.errors import SipParseError
+from harness.sip.message import Request, Response
+from harness.sip.sdp import SessionDescription
+
+
+@dataclass
+class CallContext:
+    """What a call is given by the simulator that starts it: its record and behaviour, and
+    the simulator's store, log, RTP ports and end-of-call hook. Each simulator's context
+    adds its signalling (endpoint, identity)."""
+
+    record: CallRecord
+    behaviour: Any
+    store: CallStore
+    log: LogFn
+    media_address: str
+    open_rtp: Callable[[EventFn], Awaitable[RtpSession]]
+    on_finished: Callable[[Any], None]
 
 
 class RecordedCall:
-    """A subclass provides :meth:`finish` and, once it has media, :meth:`media_session`."""
+    """A subclass provides :meth:`hangup`, :meth:`release` and, once it has media,
+    :meth:`media_session`."""
 
-    def __init__(self, store: CallStore, record: CallRecord, log: LogFn) -> None:
-        self.record = record
+    def __init__(self, ctx: CallContext) -> None:
+        self.ctx = ctx
+        self.record = ctx.record
+        self.behaviour = ctx.behaviour
         self.ended = False
         self.loop = asyncio.get_running_loop()
-        self._store = store
-        self._log = log
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def finish(self, state: str, detail: str, *, error: str | None = None) -> None:
         """End the call in ``state`` (once; later calls do nothing)."""
-        raise NotImplementedError
+        if self.ended:
+            return
+        self.ended = True
+        self.cancel_tasks()
+        self.release()
+        self.sync_record()
+        if error is not None:
+            self.record.error = error
+        self.state(state, detail)
+        self.ctx.on_finished(self)
+
+    def release(self) -> None:
+        """Let go of what the call holds (RTP ports, responses waiting for an ACK)."""
 
     def media_session(self) -> RtpSession | None:
         """The RTP session whose counters :meth:`sync_record` copies (None: none yet)."""
         return None
 
+    async def hangup(self, why: str, final_state: str = "ended") -> None:
+        """Send a BYE and finish in ``final_state``."""
+        raise NotImplementedError
+
+    def on_request(self, txn: Any) -> None:
+        """A request inside the call's dialog (a server transaction to answer)."""
+        raise NotImplementedError
+
+    def on_ack(self, ack: Request) -> None:
+        """The ACK of a 2xx the call sent."""
+        raise NotImplementedError
+
+    def take_answer(
+        self,
+        message: Request | Response,
+        missing: str,
+        use: Callable[[SessionDescription], None],
+        why: str | None = None,
+    ) -> bool:
+        """Give the SDP answer in ``message`` to ``use``; when there is none (``missing``
+        says why) or it cannot be used, a ``bad_answer`` event and a BYE (``why``, else
+        ``bad SDP answer: <reason>``), and False."""
+        try:
+            answer = message.sdp()
+            if answer is None:
+                raise NotAcceptable(missing)
+            use(answer)
+        except (SipParseError, NotAcceptable) as exc:
+            reason = str(exc)
+            self.event("bad_answer", reason)
+            hangup = self.hangup(why or f"bad SDP answer: {reason}", final_state="failed")
+            self.spawn(hangup, "hangup")
+            return False
+        return True
+
     # -- the record ----------------------------------------------------------------------
 
     def event(self, name: str, detail: str = "") -> None:
-        add_event(self._store, self.record, name, detail, log=self._log)
+        add_event(self.ctx.store, self.record, name, detail, log=self.ctx.log)
 
     def state(self, state: str, detail: str = "") -> None:
-        set_state(self._store, self.record, state, detail, log=self._log)
+        set_state(self.ctx.store, self.record, state, detail, log=self.ctx.log)
 
     def sync_record(self) -> None:
         """Copy the media counters into the record (the API calls this before showing it)."""
@@ -70,7 +138,7 @@ class RecordedCall:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a call failing must not stop the server
-                self._log(f"EVENT call={self.record.id} error in {what}: {exc!r}")
+                self.ctx.log(f"EVENT call={self.record.id} error in {what}: {exc!r}")
                 self.finish("failed", f"internal error in {what}", error=repr(exc))
 
         task = self.loop.create_task(guarded())

@@ -1,5 +1,6 @@
-"""What the simulators' command lines share: argument types, and running a simulator until
-SIGINT or SIGTERM. Standard library only."""
+"""What the simulators' command lines share: the settings both have (:class:`SimulatorConfig`
+and :func:`add_common_arguments`), argument types, and running a simulator until SIGINT or
+SIGTERM. Standard library only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import asyncio
 import dataclasses
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -45,6 +47,70 @@ def port_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """The settings of every simulator; each one's ``Config`` subclass sets its own
+    defaults (addresses, ports, domain) and adds its own settings."""
+
+    address: str = "127.0.0.1"
+    bind: str = "0.0.0.0"
+    sip_port: int = 5060
+    control_port: int = 8068
+    control_bind: str = "0.0.0.0"
+    gateway: tuple[str, int] = ("192.168.100.10", 5060)
+    rtp_ports: tuple[int, int] = (40000, 40199)
+    domain: str = "localhost"
+    media_address: str | None = None
+    tone_hz: float = 1000.0
+    verbose: bool = False
+
+
+_COMMON_HELP = {
+    "address": "address advertised in Via, Contact, SDP",
+    "bind": "address to bind SIP and RTP sockets to",
+    "sip_port": "SIP listening port",
+    "control_port": "control API HTTP port",
+    "control_bind": "control API bind address",
+    "gateway": "HOST:PORT of the gateway (Asterisk)",
+    "rtp_ports": "RTP port range FIRST-LAST (even RTP ports, RTCP = RTP+1); 0-0: any",
+    "domain": "SIP domain",
+    "media_address": "address in SDP c= and o= (default: --address)",
+    "tone_hz": "frequency of the sent tone",
+    "verbose": "also log every SIP message in full",
+}
+
+
+def simulator_parser(
+    prog: str, description: str, defaults: SimulatorConfig, **helps: str
+) -> argparse.ArgumentParser:
+    """A parser with one option per :class:`SimulatorConfig` field (``sip_port`` ->
+    ``--sip-port``), its default from ``defaults``; ``helps`` replaces a field's help
+    text. The simulator adds its own options."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    types: dict[str, Callable[[str], Any]] = {
+        "sip_port": int,
+        "control_port": int,
+        "gateway": hostport,
+        "rtp_ports": port_range,
+        "tone_hz": float,
+    }
+    for f in dataclasses.fields(SimulatorConfig):
+        flag = "--" + f.name.replace("_", "-")
+        text = helps.get(f.name, _COMMON_HELP[f.name])
+        if f.name == "verbose":
+            parser.add_argument(flag, action="store_true", help=text)
+        elif f.name in types:
+            default = getattr(defaults, f.name)
+            parser.add_argument(flag, type=types[f.name], default=default, help=text)
+        else:
+            parser.add_argument(flag, default=getattr(defaults, f.name), help=text)
+    return parser
+
+
 def from_args(config_type: type[C], args: argparse.Namespace) -> C:
     """A ``config_type`` (dataclass) with every field taken from the parsed argument of the
     same name (``--sip-port`` -> ``sip_port``)."""
@@ -65,6 +131,18 @@ async def serve_until_signalled(peer: Peer) -> None:
     await stop.wait()
     peer.log("shutting down")
     await peer.close()
+
+
+def simulator_main(
+    name: str,
+    parser: argparse.ArgumentParser,
+    config_type: type[C],
+    make: Callable[[C], Peer],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse ``argv`` into a ``config_type``, then run ``make(config)`` until signalled."""
+    config = from_args(config_type, parser.parse_args(argv))
+    return run(name, serve_until_signalled(make(config)))
 
 
 def run(name: str, serving: Coroutine[Any, Any, None]) -> int:

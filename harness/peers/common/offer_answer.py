@@ -8,6 +8,7 @@ content changes (RFC 3264 section 8).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from harness.peers.lync.wire import MediaSpec, sdp
@@ -27,9 +28,9 @@ class NotAcceptable(Exception):
     """The SDP cannot be used (no usable audio stream, no codec we take); ``reason`` goes
     into a Warning."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    @property
+    def reason(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,6 @@ class LocalSdp:
         )
         if self._last is not None and spec != self._last:
             self.version += 1
-            spec = MediaSpec(
-                self.session_id,
-                self.version,
-                self.address,
-                self.port,
-                direction,
-                telephone_event_pt,
-                rejected,
-            )
+            spec = dataclasses.replace(spec, version=self.version)
         self._last = spec
         return sdp(spec)

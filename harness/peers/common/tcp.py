@@ -1,9 +1,13 @@
 """SIP over TCP (RFC 3261 section 18): connections that frame, parse and log messages.
 
 Each connection reads with :class:`harness.sip.framing.StreamFramer`; every whole message
-is parsed with :func:`harness.sip.message.parse_message` and handed to the handler, or
+is parsed with :func:`harness.sip.message.parse_message` and handed to the endpoint, or
 reported as invalid (the connection stays up). A framing error (no Content-Length, too
 large) loses the message boundaries, so it closes that connection only.
+
+:class:`TcpSipEndpoint` listens, opens (and reuses) outgoing connections and runs the
+transactions over them (:class:`~harness.peers.common.endpoint.SipEndpoint`, reliable:
+nothing is retransmitted). Responses go back on the connection the request came on.
 """
 
 from __future__ import annotations
@@ -12,23 +16,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+from harness.peers.common.endpoint import Address, SipEndpoint, SipHandler, summary
 from harness.sip.errors import SipParseError
 from harness.sip.framing import StreamFramer
 from harness.sip.message import Request, Response, parse_message
+from harness.sip.transaction import TimerConfig
 
 LogFn = Callable[[str], None]
-
-
-def summary(message: Request | Response) -> str:
-    """One line: start line, CSeq and Call-ID."""
-    if isinstance(message, Request):
-        first = f"{message.method} {message.uri}"
-    else:
-        first = f"{message.status} {message.reason}"
-    cseq = message.headers.get("CSeq") or "?"
-    call_id = message.headers.get("Call-ID") or "?"
-    sdp = " +SDP" if message.body and b"v=0" in message.body[:8] else ""
-    return f"{first} (CSeq {cseq}, Call-ID {call_id}{sdp})"
 
 
 class ConnectionHandler(Protocol):
@@ -119,24 +113,57 @@ class SipConnection:
         self._handler.on_closed(self)
 
 
-class SipTransport:
-    """Listens for connections and opens (and reuses) outgoing ones."""
+class TcpSipEndpoint(SipEndpoint[SipConnection]):
+    """Listens for connections, opens (and reuses) outgoing ones, and runs the
+    transactions over them."""
 
-    def __init__(self, handler: ConnectionHandler, log: LogFn, verbose: bool = False) -> None:
-        self._handler = handler
-        self._log = log
-        self._verbose = verbose
+    reliable = True
+
+    def __init__(
+        self,
+        handler: SipHandler[SipConnection],
+        log: LogFn,
+        verbose: bool = False,
+        timers: TimerConfig | None = None,
+    ) -> None:
+        super().__init__(handler, log, "SIP", timers=timers, verbose=verbose)
         self._server: asyncio.Server | None = None
         self._outgoing: dict[tuple[str, int], SipConnection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections: set[SipConnection] = set()
 
+    # -- the connections' handler ------------------------------------------------------------
+
+    def on_message(self, connection: SipConnection, message: Request | Response) -> None:
+        self.receive(message, connection)
+
+    def on_invalid(self, connection: SipConnection, raw: bytes, error: SipParseError) -> None:
+        self.invalid(raw, error, connection)
+
+    def on_closed(self, connection: SipConnection) -> None:
+        self.flow_closed(connection, f"connection to {connection.peer_text} closed")
+
+    # -- the endpoint's transport ------------------------------------------------------------
+
+    def _transmit(self, message: Request | Response, flow: SipConnection, note: str | None) -> bool:
+        return flow.send(message)
+
+    def _source(self, flow: SipConnection) -> Address:
+        return flow.peer
+
+    def _failure(self, flow: SipConnection) -> str:
+        return f"connection to {flow.peer_text} closed"
+
+    # -- connections ---------------------------------------------------------------------------
+
     async def listen(self, host: str, port: int) -> int:
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._accept, host, port)
-        return int(self._server.sockets[0].getsockname()[1])
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = SipConnection(reader, writer, self._handler, self._log, self._verbose)
+        connection = SipConnection(reader, writer, self, self._log, self.verbose)
         self._log(f"SIP connection from {connection.peer_text}")
         self._connections.add(connection)
         task = asyncio.current_task()
@@ -154,12 +181,12 @@ class SipTransport:
                 self._tasks.discard(task)
 
     async def connect(self, host: str, port: int) -> SipConnection:
-        """An open connection to host:port, reusing one this transport opened before."""
+        """An open connection to host:port, reusing one this endpoint opened before."""
         existing = self._outgoing.get((host, port))
         if existing is not None and not existing.closed:
             return existing
         reader, writer = await asyncio.open_connection(host, port)
-        connection = SipConnection(reader, writer, self._handler, self._log, self._verbose)
+        connection = SipConnection(reader, writer, self, self._log, self.verbose)
         self._log(f"SIP connected to {connection.peer_text}")
         self._outgoing[(host, port)] = connection
         self._connections.add(connection)
@@ -170,6 +197,7 @@ class SipTransport:
         return connection
 
     async def close(self) -> None:
+        self.close_transactions("shutting down")
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from harness.peers.common import call_base
 from harness.peers.common.behaviour import Behaviour
 from harness.peers.common.call_base import RecordedCall
+from harness.peers.common.endpoint import ServerTxn, summary
 from harness.peers.common.offer_answer import (
     LocalSdp,
     NotAcceptable,
@@ -24,68 +27,47 @@ from harness.peers.common.offer_answer import (
     read_remote,
     we_send,
 )
-from harness.peers.common.records import CallRecord, CallStore
-from harness.peers.common.rtp_session import EventFn, RtpSession
-from harness.peers.common.tcp import SipConnection, SipTransport, summary
+from harness.peers.common.rtp_session import RtpSession
+from harness.peers.common.tcp import SipConnection, TcpSipEndpoint
 from harness.peers.lync import wire as lf
-from harness.peers.lync.dialog import Dialog
-from harness.peers.lync.transactions import TransactionLayer
-from harness.sip.auth import build_authorization
-from harness.sip.errors import SipParseError, SipUsageError
+from harness.sip.dialog import Dialog
+from harness.sip.errors import SipParseError
 from harness.sip.message import Request, Response
+from harness.sip.sdp import SessionDescription
 
-TIMER_H_S = 32.0  # 64*T1: how long a 2xx waits for its ACK
+Txn = ServerTxn[SipConnection]
 ALLOWED = "INVITE,ACK,CANCEL,BYE,OPTIONS,PRACK,UPDATE,INFO"
 
 LogFn = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-
-
 @dataclass
-class CallContext:
-    """What a call needs from the server that owns it."""
+class CallContext(call_base.CallContext):
+    """A Mediation Server call's context: Lync's identity and the TCP endpoint."""
 
     ident: lf.LyncIdentity
-    store: CallStore
-    log: LogFn
-    transactions: TransactionLayer
-    transport: SipTransport
-    open_rtp: Callable[[EventFn], Awaitable[RtpSession]]
-    media_address: str
-    on_finished: Callable[[Call], None]
+    sip: TcpSipEndpoint
 
 
 class Call(RecordedCall):
-    def __init__(
-        self,
-        ctx: CallContext,
-        record: CallRecord,
-        behaviour: Behaviour,
-        direction: str,
-        call_id: str,
-        local_tag: str,
-    ) -> None:
-        super().__init__(ctx.store, record, ctx.log)
-        self.ctx = ctx
-        self.behaviour = behaviour
+    behaviour: Behaviour
+    ctx: CallContext
+
+    def __init__(self, ctx: CallContext, direction: str, call_id: str, local_tag: str) -> None:
+        super().__init__(ctx)
         self.direction = direction
         self.call_id = call_id
         self.local_tag = local_tag
         self.remote_tag: str | None = None
         self.dialog: Dialog | None = None
+        self.msopaque = lf.new_msopaque()  # Lync's Contact parameter on its re-INVITEs
+        self.connection: SipConnection | None = None  # the dialog's connection
         self.rtp: RtpSession | None = None
         self.local_sdp: LocalSdp | None = None
         self.remote: RemoteMedia | None = None
         self.local_direction = "sendrecv"
-        self._invite: Request | None = None  # inbound initial INVITE
-        self._invite_connection: SipConnection | None = None
+        self._invite_txn: Txn | None = None  # inbound initial INVITE
         self._invite_final: int | None = None  # status of the final response sent
-        self._ack_timer: asyncio.TimerHandle | None = None
         self._await_ack_answer = False  # we put the offer in a 2xx: the ACK has the answer
         self._client_invite_pending = False
         self._answered_at: float | None = None
@@ -93,27 +75,18 @@ class Call(RecordedCall):
     @property
     def invite_branch(self) -> str | None:
         """The Via branch of the initial INVITE received (inbound calls)."""
-        return self._invite.via_branch if self._invite is not None else None
+        return self._invite_txn.request.via_branch if self._invite_txn is not None else None
 
     # -- bookkeeping ---------------------------------------------------------------------
 
     def media_session(self) -> RtpSession | None:
         return self.rtp
 
-    def finish(self, state: str, detail: str, error: str | None = None) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self.cancel_tasks()
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
+    def release(self) -> None:
+        if self._invite_txn is not None:
+            self._invite_txn.on_no_ack = None  # the call is over: no ack_timeout event
         if self.rtp is not None:
             self.rtp.close()
-        self.sync_record()
-        if error is not None:
-            self.record.error = error
-        self.state(state, detail)
-        self.ctx.on_finished(self)
 
     # -- media ---------------------------------------------------------------------------
 
@@ -141,6 +114,9 @@ class Call(RecordedCall):
             self.event("rtp_send" if sending else "rtp_pause", f"to {remote.host}:{remote.port}")
         self.rtp.set_sending(sending)
 
+    def _take_answer(self, answer: SessionDescription) -> None:
+        self._take_remote(read_remote(answer))
+
     def _take_remote(self, remote: RemoteMedia) -> None:
         self.remote = remote
         self.record.remote_sdp_direction = remote.direction
@@ -156,68 +132,80 @@ class Call(RecordedCall):
 
     async def _dialog_connection(self) -> SipConnection:
         assert self.dialog is not None
-        conn = self.dialog.connection
+        conn = self.connection
         if conn is not None and not conn.closed:
             return conn
-        host, port = self.dialog.next_hop()
-        self.event("reconnect", f"{host}:{port}")
-        conn = await self.ctx.transport.connect(host, port)
-        self.dialog.connection = conn
+        hop = self.dialog.next_hop()
+        self.event("reconnect", f"{hop.host}:{hop.port}")
+        conn = await self.ctx.sip.connect(hop.host, hop.port)
+        self.connection = conn
         return conn
-
-    def _respond(self, conn: SipConnection, response: Response) -> None:
-        conn.send(response)
 
     def _reply(
         self,
-        conn: SipConnection,
-        request: Request,
+        txn: Txn,
         status: int,
         warning: str | None = None,
         extra: list[tuple[str, str]] | None = None,
     ) -> None:
-        headers = list(extra or [])
-        if warning:
-            headers.insert(0, lf.warning(self.ctx.ident, warning))
-        tag = self.local_tag if request.to_tag is None else None
-        conn.send(lf.simple_response(request, status, self.ctx.ident, tag, extra=headers))
+        tag = self.local_tag if txn.request.to_tag is None else None
+        txn.respond(lf.reply(txn.request, status, self.ctx.ident, tag, warning, extra))
 
-    def _send_ack(
+    def _ack(
         self,
-        conn: SipConnection,
         cseq: int,
         branch: str | None = None,
         uri: str | None = None,
         remote_tag: str | None = None,
-        sdp: str | None = None,
-    ) -> None:
+    ) -> Request:
         assert self.dialog is not None
-        view = self.dialog.view()
+        dialog = self.dialog
         if remote_tag is not None:
-            view = dataclasses.replace(view, remote_tag=remote_tag)
-        ack = lf.request(
+            dialog = dataclasses.replace(dialog, remote_tag=remote_tag)
+        return lf.request(
             "ACK",
-            view,
+            dialog,
             self.ctx.ident,
             cseq,
             branch or lf.new_branch(),
             uri=uri,
-            sdp=sdp,
             contact=False,
         )
-        conn.send(ack)
+
+    def _ack_non_2xx(self, invite: Request, response: Response) -> Request:
+        """RFC 3261 17.1.1.3 in Lync's format (the INVITE transaction sends it): same
+        branch and Request-URI as the INVITE, To from the response."""
+        return self._ack(
+            invite.cseq[0], branch=invite.via_branch, uri=invite.uri, remote_tag=response.to_tag
+        )
+
+    def _invite(self, cseq: int, sdp: str, **options: Any) -> Request:
+        assert self.dialog is not None
+        return lf.request(
+            "INVITE", self.dialog, self.ctx.ident, cseq, lf.new_branch(), sdp=sdp, **options
+        )
+
+    def _send_invite(
+        self,
+        conn: SipConnection,
+        invite: Request,
+        on_provisional: Callable[[Response], None] | None = None,
+    ) -> asyncio.Future[Response]:
+        txn = self.ctx.sip.request(invite, conn, on_provisional, ack_factory=self._ack_non_2xx)
+        return txn.final
 
     # -- inbound -------------------------------------------------------------------------
 
-    async def run_inbound(self, conn: SipConnection, invite: Request, received_at: float) -> None:
-        self._invite = invite
-        self._invite_connection = conn
+    async def run_inbound(self, txn: Txn, received_at: float) -> None:
+        invite = txn.request
+        self._invite_txn = txn
         self.remote_tag = invite.from_tag
-        conn.send(lf.trying(invite))
+        txn.respond(lf.trying(invite))
         self.event("invite", summary(invite))
         try:
             offer = invite.sdp()
-            self.dialog = Dialog.as_uas(invite, self.local_tag, conn)
+            self.dialog = Dialog.as_uas(invite, self.local_tag)
+            self.connection = txn.flow
         except SipParseError as exc:
             self._final_reject(400, f"bad INVITE: {exc.reason}", "failed")
             return
@@ -244,22 +232,22 @@ class Call(RecordedCall):
             if self._invite_final is not None or self.ended:
                 return
             if status:
-                conn.send(lf.provisional(invite, status, self.local_tag, self.ctx.ident))
+                txn.respond(lf.provisional(invite, status, self.local_tag, self.ctx.ident))
                 self.state("early", f"{status} sent")
             elif b.reject_code is not None:
                 self._final_reject(b.reject_code, None, "rejected")
             else:
-                self._answer(conn, invite)
+                self._answer(txn)
 
     def _final_reject(self, status: int, warning: str | None, state: str) -> None:
-        assert self._invite is not None and self._invite_connection is not None
+        assert self._invite_txn is not None
         self._invite_final = status
         self.record.status_code = status
-        self._reply(self._invite_connection, self._invite, status, warning)
+        self._reply(self._invite_txn, status, warning)
         detail = f"{status} {lf.reason_phrase(status)}" + (f": {warning}" if warning else "")
         self.finish(state, detail, error=warning if state == "failed" else None)
 
-    def _answer(self, conn: SipConnection, invite: Request) -> None:
+    def _answer(self, txn: Txn) -> None:
         if self.remote is not None:
             self.local_direction = answer_direction(self.remote.direction)
             direction = None if self.local_direction == "sendrecv" else self.local_direction
@@ -268,155 +256,27 @@ class Call(RecordedCall):
             direction = None
             self._await_ack_answer = True
         body = self._render(direction)
-        conn.send(lf.ok_with_sdp(invite, self.local_tag, self.ctx.ident, body))
         self._invite_final = 200
         self.record.status_code = 200
+        ok = lf.ok_with_sdp(txn.request, self.local_tag, self.ctx.ident, body)
+        txn.respond(ok, on_no_ack=self._ack_timeout)  # Timer L (64*T1)
         self.event("answered", "200 OK sent")
-        self._ack_timer = self.loop.call_later(TIMER_H_S, self._ack_timeout)
 
     def _ack_timeout(self) -> None:
-        self._ack_timer = None
-        self.event("ack_timeout", f"no ACK for the 200 OK in {TIMER_H_S:g} s")
+        self.event("ack_timeout", f"no ACK for the 200 OK in {self.ctx.sip.timers.long:g} s")
         self.spawn(self.hangup("no ACK", final_state="failed"), "hangup")
 
-    def on_cancel(self, conn: SipConnection, cancel: Request) -> None:
-        if self._invite_final is None and self._invite is not None and not self.ended:
-            self._reply(conn, cancel, 200)
-            assert self._invite_connection is not None
+    def on_cancel(self, cancel: Txn) -> None:
+        if self._invite_final is None and self._invite_txn is not None and not self.ended:
+            self._reply(cancel, 200)
             self._invite_final = 487
             self.record.status_code = 487
-            self._reply(self._invite_connection, self._invite, 487)
+            self._reply(self._invite_txn, 487)
             self.finish("ended", "CANCEL from remote, 487 sent")
         elif self._invite_final is not None and self._invite_final >= 300:
-            self._reply(conn, cancel, 200)
+            self._reply(cancel, 200)
         else:
-            self._reply(conn, cancel, 481)
-
-    # -- outbound ------------------------------------------------------------------------
-
-    async def run_outbound(
-        self,
-        gateway: tuple[str, int],
-        to_uri: str,
-        from_uri: str,
-        credentials: Credentials | None,
-    ) -> None:
-        try:
-            conn = await self.ctx.transport.connect(*gateway)
-        except OSError as exc:
-            self.finish("failed", f"cannot connect to {gateway[0]}:{gateway[1]}", error=str(exc))
-            return
-        self.dialog = Dialog(
-            call_id=self.call_id,
-            local_uri=from_uri,
-            local_tag=self.local_tag,
-            remote_uri=to_uri,
-            remote_tag=None,
-            remote_target=to_uri,
-            connection=conn,
-        )
-        try:
-            await self._open_media()
-        except OSError as exc:
-            self.finish("failed", "no RTP port", error=str(exc))
-            return
-        offer = self._render(None)
-        auth: list[tuple[str, str]] = []
-        for attempt in range(2):
-            cseq = self.dialog.next_cseq()
-            invite = lf.request(
-                "INVITE",
-                self.dialog.view(),
-                self.ctx.ident,
-                cseq,
-                lf.new_branch(),
-                sdp=offer,
-                uri=to_uri,
-                extra=auth,
-            )
-            self.event("invite_sent", f"to {to_uri}")
-            txn = self.ctx.transactions.send(conn, invite, self._on_provisional)
-            try:
-                response = await txn.final
-            except (TimeoutError, ConnectionError) as exc:
-                self.finish("failed", "INVITE got no final response", error=str(exc))
-                return
-            self.record.status_code = response.status
-            if response.status < 300:
-                break
-            self._ack_non_2xx(conn, invite, response)
-            if response.status in (401, 407) and attempt == 0 and credentials is not None:
-                auth = self._authorization(invite, response, credentials)
-                if auth:
-                    self.dialog.remote_tag = None
-                    self.event("auth_retry", f"{response.status} {response.reason}")
-                    continue
-            self.finish("rejected", f"{response.status} {response.reason}")
-            return
-        self._on_2xx_to_invite(conn, response)
-
-    def _authorization(
-        self, invite: Request, response: Response, credentials: Credentials
-    ) -> list[tuple[str, str]]:
-        proxy = response.status == 407
-        challenge = response.headers.get("Proxy-Authenticate" if proxy else "WWW-Authenticate")
-        if challenge is None:
-            self.event("auth_failed", "no challenge header")
-            return []
-        try:
-            value = build_authorization(
-                challenge, "INVITE", invite.uri, credentials.username, credentials.password
-            )
-        except (SipParseError, SipUsageError) as exc:
-            self.event("auth_failed", str(exc))
-            return []
-        return [("PROXY-AUTHORIZATION" if proxy else "AUTHORIZATION", value)]
-
-    def _on_provisional(self, response: Response) -> None:
-        if self.ended:
-            return
-        self.event("provisional", f"{response.status} {response.reason}")
-        if response.status > 100 and response.to_tag and self.dialog is not None:
-            self.dialog.confirm_as_uac(response)
-            self.state("early", f"{response.status} received")
-            try:
-                early = response.sdp()
-            except SipParseError:
-                early = None
-            if early is not None:
-                try:
-                    self._take_remote(read_remote(early))
-                except NotAcceptable as exc:
-                    self.event("bad_early_sdp", exc.reason)
-
-    def _ack_non_2xx(self, conn: SipConnection, invite: Request, response: Response) -> None:
-        """RFC 3261 17.1.1.3: same branch and Request-URI as the INVITE, To from the response."""
-        assert self.dialog is not None
-        self._send_ack(
-            conn,
-            invite.cseq[0],
-            branch=invite.via_branch,
-            uri=invite.uri,
-            remote_tag=response.to_tag,
-        )
-
-    def _on_2xx_to_invite(self, conn: SipConnection, response: Response) -> None:
-        assert self.dialog is not None
-        self.dialog.confirm_as_uac(response)
-        self.remote_tag = self.dialog.remote_tag
-        self._send_ack(conn, response.cseq[0])
-        try:
-            answer = response.sdp()
-            if answer is None:
-                raise NotAcceptable("2xx without SDP answer")
-            self._take_remote(read_remote(answer))
-        except (SipParseError, NotAcceptable) as exc:
-            reason = exc.reason
-            self.event("bad_answer", reason)
-            self.spawn(self.hangup(f"bad SDP answer: {reason}", final_state="failed"), "hangup")
-            return
-        self.state("confirmed", f"{response.status} {response.reason}")
-        self._answered()
+            self._reply(cancel, 481)
 
     # -- confirmed dialog ----------------------------------------------------------------
 
@@ -457,20 +317,12 @@ class Call(RecordedCall):
         body = self._render(direction)
         for attempt in range(2):
             cseq = self.dialog.next_cseq()
-            invite = lf.request(
-                "INVITE",
-                self.dialog.view(),
-                self.ctx.ident,
-                cseq,
-                lf.new_branch(),
-                sdp=body,
-                msopaque=self.dialog.msopaque,
-            )
+            invite = self._invite(cseq, body, msopaque=self.msopaque)
             self.event("reinvite_sent", f"a={direction} CSeq {cseq}")
             self._client_invite_pending = True
             try:
                 conn = await self._dialog_connection()
-                response = await self.ctx.transactions.send(conn, invite).final
+                response = await self._send_invite(conn, invite)
             except (TimeoutError, ConnectionError, OSError) as exc:
                 self.finish("failed", "re-INVITE got no final response", error=str(exc))
                 return False
@@ -480,7 +332,7 @@ class Call(RecordedCall):
                 return False
             if response.status < 300:
                 self.dialog.refresh_target(response)
-                self._send_ack(conn, cseq)
+                self.ctx.sip.send(self._ack(cseq), conn)
                 try:
                     answer = response.sdp()
                     if answer is not None:
@@ -491,7 +343,6 @@ class Call(RecordedCall):
                 held = direction != "sendrecv"
                 self.state("held" if held else "confirmed", f"re-INVITE a={direction} accepted")
                 return True
-            self._ack_non_2xx(conn, invite, response)
             self.event("reinvite_rejected", f"{response.status} {response.reason}")
             if response.status in (408, 481):
                 self.finish(
@@ -514,11 +365,11 @@ class Call(RecordedCall):
         if self.rtp is not None:
             self.rtp.set_sending(False)
         cseq = self.dialog.next_cseq()
-        bye = lf.request("BYE", self.dialog.view(), self.ctx.ident, cseq, lf.new_branch())
+        bye = lf.request("BYE", self.dialog, self.ctx.ident, cseq, lf.new_branch())
         self.event("bye_sent", why)
         try:
             conn = await self._dialog_connection()
-            response = await self.ctx.transactions.send(conn, bye).final
+            response = await self.ctx.sip.request(bye, conn).final
             self.event("bye_response", f"{response.status} {response.reason}")
         except (TimeoutError, ConnectionError, OSError) as exc:
             self.event("bye_failed", str(exc))
@@ -528,48 +379,37 @@ class Call(RecordedCall):
 
     # -- requests from the peer inside the dialog ----------------------------------------
 
-    def on_request(self, conn: SipConnection, request: Request) -> None:
+    def on_request(self, txn: Txn) -> None:
+        request = txn.request
         method = request.method
-        if method == "ACK":
-            self._on_ack(request)
-            return
         if self.dialog is None:
-            self._reply(conn, request, 481)
+            self._reply(txn, 481)
             return
-        number = request.cseq[0]
-        if self.dialog.remote_cseq is not None and number <= self.dialog.remote_cseq:
-            self._reply(conn, request, 500, "CSeq lower than the previous request's")
+        if not self.dialog.accept_remote_cseq(request.cseq[0]):
+            self._reply(txn, 500, "CSeq lower than the previous request's")
             return
-        self.dialog.remote_cseq = number
         if method == "BYE":
-            self._reply(conn, request, 200)
+            self._reply(txn, 200)
             self.event("bye_received", summary(request))
             self.finish("ended", "BYE from remote")
         elif method in ("INVITE", "UPDATE"):
-            self._on_offer(conn, request)
+            self._on_offer(txn)
         elif method == "OPTIONS":
-            conn.send(lf.options_ok(request, None, self.ctx.ident))
+            txn.respond(lf.options_ok(request, None, self.ctx.ident))
         elif method == "INFO":
-            self._reply(conn, request, 200)
+            self._reply(txn, 200)
         elif method == "PRACK":
-            self._reply(conn, request, 481, "no reliable provisional response is pending")
+            self._reply(txn, 481, "no reliable provisional response is pending")
         else:
-            self._reply(conn, request, 405, extra=[("ALLOW", ALLOWED)])
+            self._reply(txn, 405, extra=[("ALLOW", ALLOWED)])
 
-    def _on_ack(self, ack: Request) -> None:
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-            self._ack_timer = None
+    def on_ack(self, ack: Request) -> None:
+        if self._invite_txn is not None:
+            self._invite_txn.acknowledged()
         if self._await_ack_answer:
             self._await_ack_answer = False
-            try:
-                answer = ack.sdp()
-                if answer is None:
-                    raise NotAcceptable("ACK carries no SDP answer to the offer in the 2xx")
-                self._take_remote(read_remote(answer))
-            except (SipParseError, NotAcceptable) as exc:
-                self.event("bad_answer", str(exc))
-                self.spawn(self.hangup("bad SDP answer in ACK", final_state="failed"), "hangup")
+            missing = "ACK carries no SDP answer to the offer in the 2xx"
+            if not self.take_answer(ack, missing, self._take_answer, "bad SDP answer in ACK"):
                 return
             if self._answered_at is not None:
                 self._apply_media()
@@ -578,16 +418,17 @@ class Call(RecordedCall):
         self.state("confirmed", "ACK received")
         self._answered()
 
-    def _on_offer(self, conn: SipConnection, request: Request) -> None:
+    def _on_offer(self, txn: Txn) -> None:
         assert self.dialog is not None
+        request = txn.request
         if request.method == "INVITE" and self._client_invite_pending:
-            self._reply(conn, request, 491)
+            self._reply(txn, 491)
             return
         self.dialog.refresh_target(request)
         try:
             offer = request.sdp()
         except SipParseError as exc:
-            self._reply(conn, request, 400, f"bad SDP: {exc.reason}")
+            self._reply(txn, 400, f"bad SDP: {exc.reason}")
             return
         if offer is None:
             if request.method == "INVITE":  # offerless re-INVITE: offer in 2xx, answer in ACK
@@ -595,19 +436,19 @@ class Call(RecordedCall):
                 body = self._render(
                     None if self.local_direction == "sendrecv" else self.local_direction
                 )
-                conn.send(lf.ok_with_sdp(request, self.local_tag, self.ctx.ident, body))
+                txn.respond(lf.ok_with_sdp(request, self.local_tag, self.ctx.ident, body))
             else:
-                conn.send(lf.simple_response(request, 200, self.ctx.ident, contact=True))
+                txn.respond(lf.simple_response(request, 200, self.ctx.ident, contact=True))
             return
         try:
             remote = read_remote(offer)
         except NotAcceptable as exc:
-            self._reply(conn, request, 488, exc.reason)
+            self._reply(txn, 488, exc.reason)
             return
         self._take_remote(remote)
         self.local_direction = answer_direction(remote.direction)
         body = self._render(None if self.local_direction == "sendrecv" else self.local_direction)
-        conn.send(lf.ok_with_sdp(request, self.local_tag, self.ctx.ident, body))
+        txn.respond(lf.ok_with_sdp(request, self.local_tag, self.ctx.ident, body))
         self.event("remote_offer", f"{request.method} a={remote.direction}")
         self._apply_media()
         if self.record.state in ("confirmed", "held"):

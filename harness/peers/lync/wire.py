@@ -27,6 +27,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 
+from harness.sip.dialog import Dialog
 from harness.sip.errors import SipParseError
 from harness.sip.message import Headers, Request, Response
 from harness.sip.uri import NameAddr
@@ -201,6 +202,21 @@ def simple_response(
     return Response(status, reason or reason_phrase(status), Headers(headers))
 
 
+def reply(
+    request: Request,
+    status: int,
+    ident: LyncIdentity,
+    to_tag: str | None,
+    warning_text: str | None = None,
+    extra: list[tuple[str, str]] | None = None,
+) -> Response:
+    """:func:`simple_response` with a WARNING first when there is a ``warning_text``."""
+    headers = list(extra or [])
+    if warning_text:
+        headers.insert(0, warning(ident, warning_text))
+    return simple_response(request, status, ident, to_tag, extra=headers)
+
+
 def options_ok(request: Request, to_tag: str | None, ident: LyncIdentity) -> Response:
     """200 to OPTIONS: what the Mediation Server supports, in its own header style."""
     return simple_response(
@@ -224,23 +240,9 @@ def warning(ident: LyncIdentity, text: str) -> tuple[str, str]:
     return ("WARNING", f'399 {ident.domain} "{clean[:200]}"')
 
 
-@dataclass(frozen=True)
-class DialogView:
-    """What a request inside a dialog needs (see ``harness.peers.lync.dialog.Dialog``)."""
-
-    call_id: str
-    local_uri: str
-    local_tag: str
-    remote_uri: str
-    remote_tag: str | None
-    remote_target: str
-    route_set: tuple[str, ...] = ()
-    remote_display: str | None = None
-
-
 def request(
     method: str,
-    dialog: DialogView,
+    dialog: Dialog,
     ident: LyncIdentity,
     cseq: int,
     branch: str,
@@ -252,14 +254,14 @@ def request(
     cseq_method: str | None = None,
     extra: list[tuple[str, str]] | None = None,
 ) -> Request:
-    """A request from the Mediation Server in the seed's header order (steps 8 and 10).
+    """A request from the Mediation Server in the seed's header order (steps 8 and 10):
+    FROM is the dialog's local URI with Lync's ``epid`` and the local tag, TO its remote
+    URI and tag (whatever display names the peer used), ROUTE its route set.
 
     INVITE carries CONTACT, SUPPORTED and CONTENT-TYPE; BYE/ACK/CANCEL only the basics.
     """
     body = sdp.encode() if sdp is not None else b""
     to = f"<{dialog.remote_uri}>"
-    if dialog.remote_display is not None:
-        to = f'"{dialog.remote_display}"{to}'
     if dialog.remote_tag:
         to += f";tag={dialog.remote_tag}"
     headers: list[tuple[str, str]] = [

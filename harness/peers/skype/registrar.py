@@ -184,6 +184,39 @@ class Registrar:
         self.bindings.clear()
         self.history.clear()
 
+    def successful(self) -> int:
+        """How many REGISTERs got a 200 that bound or refreshed a contact."""
+        return sum(1 for r in self.history if r.status == 200 and (r.expires_granted or 0) > 0)
+
+    def history_json(self, everything: bool = False) -> list[dict[str, Any]]:
+        """The successful registrations, or every REGISTER answered, oldest first."""
+        return [
+            r.to_json()
+            for r in self.history
+            if everything or (r.status == 200 and (r.expires_granted or 0) > 0)
+        ]
+
+    def bindings_json(self, now: float) -> list[dict[str, Any]]:
+        return [
+            {
+                "aor": b.aor,
+                "contact": b.contact,
+                "expires_in": b.remaining(now),
+                "expires_at": b.expires_at,
+                "registered_at": b.registered_at,
+                "source": b.source,
+                "call_id": b.call_id,
+                "cseq": b.cseq,
+            }
+            for b in self.current(now)
+        ]
+
+    def forget(self) -> int:
+        """Forget bindings and history; how many registrations were forgotten."""
+        count = len(self.history)
+        self.clear()
+        return count
+
     def _expire(self, now: float) -> None:
         for user in list(self.bindings):
             live = {k: b for k, b in self.bindings[user].items() if b.expires_at > now}

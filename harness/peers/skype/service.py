@@ -19,83 +19,47 @@ Two UDP listeners (seed, "Configure Asterisk for Skype"):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import re
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.peers.common.behaviour import BehaviourError
-from harness.peers.common.cli import from_args, hostport, port_range, run, serve_until_signalled
+from harness.peers.common.cli import simulator_main
 from harness.peers.common.control import ControlServer, HttpError
+from harness.peers.common.endpoint import Address
 from harness.peers.common.log import LineLog
-from harness.peers.common.offer_answer import NotAcceptable
 from harness.peers.common.records import add_event, set_state
-from harness.peers.common.rtp_session import EventFn, RtpSession
+from harness.peers.common.rtp_session import EventFn
 from harness.peers.common.salvage import salvage_request
-from harness.peers.common.udp import Address, ServerTransaction, UdpSipEndpoint, mark_received
+from harness.peers.common.simulator import LINGER_S, Simulator
+from harness.peers.common.udp import UdpSipEndpoint
 from harness.peers.skype import wire
+from harness.peers.skype.admission import AUTH_WARNING, Rejected, admit
 from harness.peers.skype.api import SkypeApi
 from harness.peers.skype.calls import (
     CallContext,
-    EchoCall,
-    GatewayCall,
-    RemoteAudio,
+    Endpoint,
+    ServerTransaction,
     SkypeCall,
-    read_audio,
 )
+from harness.peers.skype.config import Config, build_parser, config_from_args
 from harness.peers.skype.echo import EchoSession
+from harness.peers.skype.echo_call import EchoCall
+from harness.peers.skype.gateway_call import CallRequest, GatewayCall, uac_dialog
 from harness.peers.skype.records import SkypeCallRecord, SkypeCallStore
 from harness.peers.skype.registrar import DigestAuthority, Registrar
 from harness.peers.skype.rules import (
-    CodecChoice,
     SkypeBehaviour,
-    caller_identity,
-    choose_codec,
-    is_e164,
-    is_skype_name,
-    same_number,
-    uri_user,
 )
+from harness.rtp.tone import ToneGenerator
 from harness.sip.errors import SipParseError, SipUsageError
 from harness.sip.message import Request, Response
-from harness.sip.uri import parse_name_addrs
 
-LINGER_S = 32.0  # keep an ended call / attempt to absorb late ACKs, CANCELs, retries
 CHALLENGE_WAIT_S = 32.0  # an INVITE challenged with 407 and never retried: rejected then
 
-#: what the service writes when it refuses a call (status from the behaviour)
-E164_WARNING = "Destination must be in E.164 format"
-UNKNOWN_NUMBER_WARNING = "Number not reachable: only the echo test numbers answer here"
-CHANNELS_WARNING = "All {n} SIP channels of the profile are in use"
-CODEC_WARNING = "Incompatible media format: offer G.729, PCMU or PCMA"
-NO_OFFER_WARNING = "INVITE without SDP (delayed offer) is not supported"
-AUTH_WARNING = "Authentication failed"
-SKYPE_NAME_WARNING = "Destination must be a Skype name or an E.164 number"
-UNKNOWN_NAME_WARNING = "Skype user not found"
-
-
-@dataclass(frozen=True)
-class Config:
-    address: str = "192.168.100.30"
-    bind: str = "0.0.0.0"
-    sip_port: int = 5060
-    sfa_port: int = 5070
-    control_port: int = 8070
-    control_bind: str = "0.0.0.0"
-    rtp_ports: tuple[int, int] = (41000, 41199)
-    media_address: str | None = None
-    domain: str = "sip.skype.com"
-    gateway: tuple[str, int] = ("192.168.100.10", 5060)
-    profile: str = "99051000107808"
-    password: str = "skype-sip-password"
-    channels: int = 2
-    tone_hz: float = 1000.0
-    t1: float = 0.5
-    verbose: bool = False
+__all__ = ["Config", "SkypeService", "build_parser", "config_from_args", "main"]
 
 
 @dataclass
@@ -108,24 +72,16 @@ class Attempt:
     expiry: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
-class Rejected(Exception):
-    def __init__(
-        self, status: int, warning: str, code: int = 399, reason: str | None = None
-    ) -> None:
-        super().__init__(warning)
-        self.status = status
-        self.warning = warning  # "" : no Warning header
-        self.code = code
-        self.reason = reason or wire.reason_phrase(status)
-
-
-class SkypeService:
+class SkypeService(Simulator[SkypeCall, Address]):
     """Owns both SIP listeners, the registrar, the calls, the RTP ports and the API."""
 
+    context_type = CallContext
+    allow = ("Allow", wire.ALLOW)
+    config: Config
+    store: SkypeCallStore
+
     def __init__(self, config: Config, log: LineLog | None = None) -> None:
-        self.config = config
-        self.log = log or LineLog("skype")
-        self.store = SkypeCallStore()
+        super().__init__(config, log or LineLog("skype"), SkypeCallStore())
         self.base_behaviour = SkypeBehaviour(channels=config.channels)
         self.behaviour = self.base_behaviour
         self.authority = DigestAuthority(config.domain, {config.profile: config.password})
@@ -133,12 +89,8 @@ class SkypeService:
         self.sip = UdpSipEndpoint(self, self.log, "SIP", t1=config.t1, verbose=config.verbose)
         self.sfa = UdpSipEndpoint(self, self.log, "SFA", t1=config.t1, verbose=config.verbose)
         self.control = ControlServer(SkypeApi(self), self.log)
-        self.sip_port = config.sip_port
         self.sfa_port = config.sfa_port
-        self.control_port = config.control_port
-        self._calls: dict[tuple[str, str], SkypeCall] = {}  # (Call-ID, local tag)
         self._attempts: dict[tuple[str, str | None], Attempt] = {}  # (Call-ID, From tag)
-        self._rtp_used: set[int] = set()
         self._registered = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -157,8 +109,7 @@ class SkypeService:
         )
 
     async def close(self) -> None:
-        for call in list(self._calls.values()):
-            call.finish("ended", "simulator shut down")
+        self._finish_calls()
         for attempt in self._attempts.values():
             if attempt.expiry is not None:
                 attempt.expiry.cancel()
@@ -168,77 +119,37 @@ class SkypeService:
 
     # -- media -------------------------------------------------------------------------------
 
-    def _context(self) -> CallContext:
-        return CallContext(
-            store=self.store,
-            log=self.log,
-            domain=self.config.domain,
-            address=self.config.address,
-            media_address=self.config.media_address or self.config.address,
-            open_echo=self._open_echo,
-            open_rtp=self._open_rtp,
-            on_finished=self._call_finished,
-        )
+    def _call_context(
+        self, record: SkypeCallRecord, behaviour: SkypeBehaviour, endpoint: Endpoint
+    ) -> CallContext:
+        c = self.config
+        more = {"domain": c.domain, "address": c.address, "open_echo": self._open_echo}
+        ctx: CallContext = self._context(record, behaviour, endpoint=endpoint, **more)
+        return ctx
 
     async def _open_echo(self, on_event: EventFn) -> EchoSession:
         return await EchoSession.open(
             self.config.bind, self.config.rtp_ports, self._rtp_used, on_event=on_event
         )
 
-    async def _open_rtp(self, on_event: EventFn) -> RtpSession:
-        return await RtpSession.open(
-            self.config.bind,
-            self.config.rtp_ports,
-            self._rtp_used,
-            on_event=on_event,
-            tone=wire.CodecTone("PCMU", self.config.tone_hz),
-        )
+    def _tone(self) -> ToneGenerator:
+        return wire.CodecTone("PCMU", self.config.tone_hz)
 
     # -- records -----------------------------------------------------------------------------
 
-    def sync_records(self) -> None:
-        for call in self._calls.values():
-            if not call.ended:
-                call.sync_record()
-
     def registrations_json(self, everything: bool = False) -> list[dict[str, Any]]:
-        """Successful registrations (200 binding a contact), or every REGISTER answered."""
-        return [
-            r.to_json()
-            for r in self.registrar.history
-            if everything or (r.status == 200 and (r.expires_granted or 0) > 0)
-        ]
+        return self.registrar.history_json(everything)
 
     def bindings_json(self) -> list[dict[str, Any]]:
-        now = time.time()
-        return [
-            {
-                "aor": b.aor,
-                "contact": b.contact,
-                "expires_in": b.remaining(now),
-                "expires_at": b.expires_at,
-                "registered_at": b.registered_at,
-                "source": b.source,
-                "call_id": b.call_id,
-                "cseq": b.cseq,
-            }
-            for b in self.registrar.current(now)
-        ]
+        return self.registrar.bindings_json(time.time())
 
     def clear_registrations(self) -> int:
-        count = len(self.registrar.history)
-        self.registrar.clear()
-        return count
-
-    def _successful_registrations(self) -> int:
-        return sum(
-            1 for r in self.registrar.history if r.status == 200 and (r.expires_granted or 0) > 0
-        )
+        return self.registrar.forget()
 
     async def wait_registrations(self, count: int, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._successful_registrations() < count:
+        while self.registrar.successful() < count:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
@@ -246,15 +157,8 @@ class SkypeService:
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
-                return self._successful_registrations() >= count
+                return self.registrar.successful() >= count
         return True
-
-    def _call_finished(self, call: SkypeCall) -> None:
-        def forget() -> None:
-            if self._calls.get((call.call_id, call.local_tag)) is call:
-                del self._calls[(call.call_id, call.local_tag)]
-
-        asyncio.get_running_loop().call_later(LINGER_S, forget)
 
     def _active(self, service: str) -> int:
         return sum(1 for c in self._calls.values() if not c.ended and c.record.service == service)
@@ -263,114 +167,57 @@ class SkypeService:
 
     def place_call(self, body: dict[str, Any]) -> SkypeCallRecord:
         """POST /calls: an INVITE from Skype to the gateway, now; the id comes back at once."""
-        options = dict(body)
-        to = options.pop("to", None) or self.config.profile
-        if not isinstance(to, str) or not re.fullmatch(r"\+?[0-9A-Za-z._-]{1,64}", to):
-            raise BehaviourError("to", "must be the number or user to call (the SIP profile)")
-        sender = options.pop("from", None)
-        if sender is not None and (
-            not isinstance(sender, str) or not re.fullmatch(r"\+?[0-9A-Za-z._-]{1,64}", sender)
-        ):
-            raise BehaviourError("from", "must be a number (+14255550100) or a Skype name")
-        anonymous = options.pop("anonymous", sender is None)
-        if not isinstance(anonymous, bool):
-            raise BehaviourError("anonymous", "must be true or false")
-        use_registration = options.pop("use_registration", False)
-        if not isinstance(use_registration, bool):
-            raise BehaviourError("use_registration", "must be true or false")
-        behaviour = self.behaviour.merged(options)
+        ask = CallRequest.parse(body, self.config.profile)
+        to = ask.to
+        behaviour = self.behaviour.merged(ask.options)
         if self._active("sip") >= behaviour.channels:
             raise HttpError(409, f"all {behaviour.channels} SIP channels are in use")
         domain = self.config.domain
         gw_host, gw_port = self.config.gateway
         destination: Address = (gw_host, gw_port)
         request_uri = f"sip:{to}@{wire.hostport(gw_host, gw_port)}"
-        if use_registration:
+        if ask.use_registration:
             binding = self.registrar.binding_for(to, time.time())
             if binding is None:
                 raise HttpError(409, f"use_registration: {to} is not registered")
             request_uri = binding.contact
             host, _, port = binding.source.rpartition(":")
             destination = (host, int(port))
-        if anonymous:
-            from_value = '"Anonymous" <sip:anonymous@anonymous.invalid>'
-            caller, contact_user = "anonymous", None
-        else:
-            caller = sender or ""
-            if re.fullmatch(r"[0-9]+", caller):
-                caller = "+" + caller
-            from_value = f"<sip:{caller}@{domain}>"
-            contact_user = caller
+        from_value, caller, contact_user = ask.caller(domain)
         to_value = f"<sip:{to}@{domain}>"
         call_id = wire.new_call_id(domain)
         record = self.store.new(call_id, "outbound")
         record.service = "sip"
         record.from_uri, record.to_uri, record.request_uri = from_value, to_value, request_uri
-        record.destination, record.caller_id, record.anonymous = to, caller, anonymous
-        tag = wire.new_tag()
-        call = GatewayCall(
-            self._context(),
-            record,
-            behaviour,
-            self.sip,
-            call_id,
-            tag,
-            destination,
-            request_uri,
-            from_value,
-            to_value,
-            contact_user,
-        )
-        self._calls[(call_id, tag)] = call
+        record.destination, record.caller_id, record.anonymous = to, caller, ask.anonymous
+        dialog = uac_dialog(call_id, request_uri, from_value, to_value)
+        ctx = self._call_context(record, behaviour, self.sip)
+        call = GatewayCall(ctx, dialog, destination, contact_user)
+        self._calls[(call_id, call.local_tag)] = call
         call.event("place_call", f"to {request_uri} from {from_value}")
         call.spawn(call.run(), "call to the gateway")
         return record
 
     # -- SIP ---------------------------------------------------------------------------------
 
-    def on_request(self, endpoint: UdpSipEndpoint, txn: ServerTransaction) -> None:
+    def on_request(self, endpoint: Endpoint, txn: ServerTransaction) -> None:
         try:
-            self._dispatch(endpoint, txn)
+            super().on_request(endpoint, txn)
         except Exception as exc:  # noqa: BLE001 - answer 500 rather than stay silent
             self.log(f"{endpoint.name} handler error for {txn.request.method}: {exc!r}")
             if txn.final_status is None:
-                self._respond(txn, 500, warning=f"internal error: {exc!r}")
+                self._reply(txn, 500, warning=f"internal error: {exc!r}")
 
-    def _dispatch(self, endpoint: UdpSipEndpoint, txn: ServerTransaction) -> None:
-        request = txn.request
-        method = request.method
-        call_id = request.call_id or ""
-        to_tag = request.to_tag
-        if to_tag is not None and method != "CANCEL":
-            call = self._calls.get((call_id, to_tag))
-            if call is not None and not call.ended:
-                call.on_request(txn)
-            else:
-                self._respond(txn, 481)
-            return
-        if method == "CANCEL":
-            self._on_cancel(endpoint, txn)
-        elif method == "INVITE":
-            self._on_invite(endpoint, txn)
-        elif method == "REGISTER" and endpoint is self.sip:
+    def _on_other(self, endpoint: Endpoint, txn: ServerTransaction) -> bool:
+        if txn.request.method == "REGISTER" and endpoint is self.sip:
             self._on_register(txn)
-        elif method == "OPTIONS":
-            self._respond(txn, 200, extra=[("Accept", wire.SDP_TYPE)])
-        elif method in ("BYE", "PRACK", "UPDATE", "INFO"):
-            self._respond(txn, 481)
-        else:
-            self._respond(txn, 405, extra=[("Allow", wire.ALLOW)])
+            return True
+        return False
 
-    def on_ack(self, endpoint: UdpSipEndpoint, ack: Request, source: Address) -> None:
-        call = self._calls.get((ack.call_id or "", ack.to_tag or ""))
-        if call is not None:
-            call.on_ack(ack)
-        else:
-            self.log(f"{endpoint.name} ACK outside any dialog absorbed")
+    def _on_options(self, txn: ServerTransaction) -> None:
+        self._reply(txn, 200, extra=[("Accept", wire.SDP_TYPE)])
 
-    def on_stray_response(
-        self, endpoint: UdpSipEndpoint, response: Response, source: Address
-    ) -> None:
+    def on_response(self, endpoint: Endpoint, response: Response, source: Address) -> None:
         try:
             method = response.cseq[1]
         except SipParseError:
@@ -383,7 +230,7 @@ class SkypeService:
         self.log(f"{endpoint.name} stray response dropped: {response.status} {response.reason}")
 
     def on_invalid(
-        self, endpoint: UdpSipEndpoint, raw: bytes, error: SipParseError, source: Address
+        self, endpoint: Endpoint, raw: bytes, error: SipParseError, source: Address
     ) -> None:
         request = salvage_request(raw)
         if request is None:
@@ -398,13 +245,9 @@ class SkypeService:
             except (SipParseError, SipUsageError) as exc:
                 self.log(f"{endpoint.name} invalid message dropped: {exc}")
                 return
-        try:
-            target = mark_received(request, source)
-        except (SipParseError, ValueError):
-            target = source
-        endpoint.send(response, target)
+        endpoint.reply(request, response, source)
 
-    def _respond(
+    def _reply(
         self,
         txn: ServerTransaction,
         status: int,
@@ -435,7 +278,7 @@ class SkypeService:
         outcome = self.registrar.register(
             txn.request, source, time.time(), b.max_expires, b.min_expires
         )
-        self._respond(txn, outcome.status, warning=outcome.warning, extra=outcome.headers)
+        self._reply(txn, outcome.status, warning=outcome.warning, extra=outcome.headers)
         record = outcome.record
         if record is not None:
             self.log(
@@ -484,7 +327,7 @@ class SkypeService:
         if attempt.expiry is not None:
             attempt.expiry.cancel()
             attempt.expiry = None
-        self._respond(
+        self._reply(
             txn, exc.status, warning=exc.warning or None, code=exc.code, reason=exc.reason
         )
         record = attempt.record
@@ -493,12 +336,12 @@ class SkypeService:
         record.reason = text
         set_state(self.store, record, "rejected", text, log=self.log)
 
-    def _on_invite(self, endpoint: UdpSipEndpoint, txn: ServerTransaction) -> None:
+    def _on_invite(self, endpoint: Endpoint, txn: ServerTransaction) -> None:
         request = txn.request
         service = "sip" if endpoint is self.sip else "sfa"
         attempt = self._attempt(request, service)
         if attempt is None:
-            self._respond(txn, 482, warning="Merged request: this call is already in progress")
+            self._reply(txn, 482, warning="Merged request: this call is already in progress")
             return
         record = attempt.record
         self._event(record, "invite", f"{request.uri} from {txn.source[0]}:{txn.source[1]}")
@@ -506,22 +349,15 @@ class SkypeService:
             if service == "sip" and not self._authenticated(txn, attempt):
                 return
             self._respond_trying(txn)
-            choice, remote = self._admit(request, record, service)
+            choice, remote = admit(
+                request, record, service, self.behaviour, self.config.profile, self._active
+            )
         except Rejected as exc:
             self._reject(txn, attempt, exc)
             return
         record.codec, record.payload_type = choice.name, choice.payload_type
         record.telephone_event_pt = choice.telephone_event_pt
-        call = EchoCall(
-            self._context(),
-            record,
-            self.behaviour,
-            endpoint,
-            txn,
-            choice,
-            remote,
-            wire.new_tag(),
-        )
+        call = EchoCall(self._call_context(record, self.behaviour, endpoint), txn, choice, remote)
         self._calls[(call.call_id, call.local_tag)] = call
         attempt.call = call
         call.event("accepted", f"echo {record.destination}, {choice.name}")
@@ -540,7 +376,7 @@ class SkypeService:
         if auth.kind in ("missing", "stale"):
             stale = auth.kind == "stale"
             challenge = self.authority.challenge(stale=stale)
-            self._respond(txn, 407, extra=[("Proxy-Authenticate", challenge)])
+            self._reply(txn, 407, extra=[("Proxy-Authenticate", challenge)])
             record.challenges += 1
             record.status_code = 407
             record.reason = "407 Proxy Authentication Required"
@@ -570,166 +406,22 @@ class SkypeService:
         record.reason = text
         set_state(self.store, record, "rejected", text, log=self.log)
 
-    def _admit(
-        self, request: Request, record: SkypeCallRecord, service: str
-    ) -> tuple[CodecChoice, RemoteAudio]:
-        """The service's rules for an INVITE; Rejected with the status to send."""
-        b = self.behaviour
-        user = uri_user(request.uri)
-        record.destination = user
-        if service == "sip":
-            caller, header = caller_identity(request)
-            record.caller_id, record.caller_id_header = caller, header
-            status = b.reject_status_for_caller_id
-            if status is not None and not same_number(caller, self.config.profile):
-                raise Rejected(status, b.caller_id_warning, reason=b.reject_reason_for_caller_id)
-            if self._active("sip") >= b.channels:
-                raise Rejected(b.limit_status, CHANNELS_WARNING.format(n=b.channels))
-            if not is_e164(user):
-                raise Rejected(404, E164_WARNING)
-            if user not in b.echo_numbers:
-                raise Rejected(b.unknown_number_status, UNKNOWN_NUMBER_WARNING)
-        else:
-            caller, header = caller_identity(request)
-            record.caller_id, record.caller_id_header = caller, header
-            if b.sfa_channels is not None and self._active("sfa") >= b.sfa_channels:
-                raise Rejected(
-                    b.limit_status, f"All {b.sfa_channels} Skype for Asterisk licences in use"
-                )
-            if is_e164(user):
-                if user not in b.echo_numbers:
-                    raise Rejected(b.unknown_number_status, UNKNOWN_NUMBER_WARNING)
-            elif is_skype_name(user):
-                assert user is not None
-                if user.lower() not in {n.lower() for n in b.sfa_echo_names}:
-                    raise Rejected(b.unknown_name_status, UNKNOWN_NAME_WARNING)
-            else:
-                raise Rejected(404, SKYPE_NAME_WARNING)
-        return self._media(request)
-
-    def _media(self, request: Request) -> tuple[CodecChoice, RemoteAudio]:
-        try:
-            offer = request.sdp()
-        except SipParseError as exc:
-            raise Rejected(400, f"Bad SDP: {exc.reason}") from None
-        if offer is None:
-            raise Rejected(488, NO_OFFER_WARNING)
-        try:
-            remote = read_audio(offer)
-            choice = choose_codec(remote.audio)
-        except NotAcceptable as exc:
-            raise Rejected(488, exc.reason, code=304) from None
-        except SipParseError as exc:
-            raise Rejected(400, f"Bad SDP: {exc.reason}") from None
-        if choice is None:
-            raise Rejected(488, CODEC_WARNING, code=305)
-        contact = request.headers.get("Contact")
-        try:
-            if contact is None:
-                raise SipParseError("INVITE has no Contact header")
-            parse_name_addrs(contact)
-        except SipParseError as exc:
-            raise Rejected(400, f"Bad Contact: {exc.reason}") from None
-        return choice, remote
-
-    def _on_cancel(self, endpoint: UdpSipEndpoint, txn: ServerTransaction) -> None:
+    def _on_cancel(self, endpoint: Endpoint, txn: ServerTransaction) -> None:
         request = txn.request
         invite_txn = endpoint.find_invite(request)
         if invite_txn is None:
-            self._respond(txn, 481)
+            self._reply(txn, 481)
             return
         attempt = self._attempts.get((request.call_id or "", request.from_tag))
         call = attempt.call if attempt is not None else None
         if isinstance(call, EchoCall) and not call.ended:
             call.on_cancel(txn)
         else:
-            self._respond(txn, 200)  # the INVITE already has its final response
-
-
-# -- command line ---------------------------------------------------------------------------
-
-
-def _profile(text: str) -> str:
-    if not re.fullmatch(r"[0-9A-Za-z._+-]{1,64}", text):
-        raise argparse.ArgumentTypeError(f"not a SIP profile user name: {text!r}")
-    return text
-
-
-def _channels(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a number of channels, got {text!r}")
-    return int(text)
-
-
-def _t1(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0.01 <= value <= 10:
-        raise argparse.ArgumentTypeError("T1 must be between 0.01 and 10 seconds")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python3 -m harness.peers.skype",
-        description="Simulated Skype for SIP service (sip.skype.com) over UDP: REGISTER "
-        "with digest auth, calls to the echo test number +17606604690 (407 challenge, "
-        "caller ID, E.164 and codec checks, channel limit), a Skype for Asterisk listener "
-        "(echo123), calls from Skype to the gateway, and a JSON control API (GET /health, "
-        "GET|PUT|DELETE /behaviour, GET|DELETE /registrations, GET|POST|DELETE /calls, "
-        "GET /calls/<id>|last?wait=ended).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    d = Config()
-    p.add_argument("--address", default=d.address, help="address advertised in Via, Contact, SDP")
-    p.add_argument("--bind", default=d.bind, help="address to bind SIP and RTP sockets to")
-    p.add_argument("--sip-port", type=int, default=d.sip_port, help="Skype for SIP UDP port")
-    p.add_argument(
-        "--sfa-port",
-        type=int,
-        default=d.sfa_port,
-        help="Skype for Asterisk (Skype network) UDP port",
-    )
-    p.add_argument("--control-port", type=int, default=d.control_port, help="control API HTTP port")
-    p.add_argument("--control-bind", default=d.control_bind, help="control API bind address")
-    p.add_argument(
-        "--rtp-ports",
-        type=port_range,
-        default=d.rtp_ports,
-        help="RTP port range FIRST-LAST (even RTP ports, RTCP = RTP+1); 0-0: any",
-    )
-    p.add_argument(
-        "--media-address", default=None, help="address in SDP c= and o= (default: --address)"
-    )
-    p.add_argument("--domain", default=d.domain, help="SIP domain and digest realm")
-    p.add_argument(
-        "--gateway",
-        type=hostport,
-        default=d.gateway,
-        help="HOST:PORT of the gateway (Asterisk) for calls from Skype, over UDP",
-    )
-    p.add_argument("--profile", type=_profile, default=d.profile, help="SIP profile user name")
-    p.add_argument("--password", default=d.password, help="SIP profile password")
-    p.add_argument("--channels", type=_channels, default=d.channels, help="concurrent SIP channels")
-    p.add_argument("--tone-hz", type=float, default=d.tone_hz, help="tone sent on calls from Skype")
-    p.add_argument("--t1", type=_t1, default=d.t1, help="RFC 3261 T1 in seconds (retransmissions)")
-    p.add_argument("--verbose", action="store_true", help="also log every SIP message in full")
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    return from_args(Config, args)
-
-
-async def serve(config: Config) -> None:
-    await serve_until_signalled(SkypeService(config))
+            self._reply(txn, 200)  # the INVITE already has its final response
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run("skype", serve(config_from_args(args)))
+    return simulator_main("skype", build_parser(), Config, SkypeService, argv)
 
 
 if __name__ == "__main__":

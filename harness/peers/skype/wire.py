@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from harness.peers.skype.rules import CODECS, CodecChoice
 from harness.rtp.tone import ToneGenerator
-from harness.sip.builder import REASON_PHRASES, make_request, make_response, via_value
+from harness.sip.builder import (
+    REASON_PHRASES,
+    make_request,
+    make_response,
+    new_branch,
+    via_value,
+)
+from harness.sip.dialog import Dialog
 from harness.sip.message import Request, Response
 
 PRODUCT = "Skype SIP (sip-interop-harness simulator)"
@@ -85,35 +92,28 @@ def response(
 
 def request(
     method: str,
-    uri: str,
+    dialog: Dialog,
     *,
-    from_: str,
-    to: str,
-    call_id: str,
-    cseq: int,
     address: str,
     port: int,
-    branch: str,
     contact: str | None = None,
-    routes: Iterable[str] = (),
-    extra: Extra = (),
     sdp: str | None = None,
 ) -> Request:
-    """A request from the service: Via (UDP, rport), Max-Forwards, From, To, Call-ID,
-    CSeq, Contact, Route, extra, User-Agent, Content-Type, Content-Length."""
-    headers: list[tuple[str, str]] = [("Route", r) for r in routes]
-    headers += list(extra)
+    """The next request of ``dialog`` (its CSeq grows by one): Via (UDP, rport, a new
+    branch), Max-Forwards, From, To, Call-ID, CSeq, Contact, Route, User-Agent,
+    Content-Type, Content-Length."""
+    headers: list[tuple[str, str]] = [("Route", r) for r in dialog.route_set]
     if method in ("INVITE", "UPDATE"):
         headers += [("Allow", ALLOW), ("Supported", SUPPORTED)]
     headers.append(("User-Agent", PRODUCT))
     return make_request(
         method,
-        uri,
-        from_=from_,
-        to=to,
-        call_id=call_id,
-        cseq=cseq,
-        via=via_value("UDP", address, port, branch=branch, rport=True),
+        dialog.remote_target,
+        from_=dialog.local_party,
+        to=dialog.remote_party,
+        call_id=dialog.call_id,
+        cseq=dialog.next_cseq(),
+        via=via_value("UDP", address, port, branch=new_branch(), rport=True),
         contact=contact,
         headers=headers,
         body=sdp.encode() if sdp is not None else b"",
