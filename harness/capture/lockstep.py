@@ -40,6 +40,45 @@ def first_per_segment(seg: np.ndarray, cand: np.ndarray, count: int) -> np.ndarr
     return out
 
 
+# positions -> (each one looks like a record, the position of the record after it)
+RecordCheck = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def guess_starts(
+    buf: Buffer,
+    lo: int,
+    count: int,
+    step: int,
+    marks: tuple[tuple[int, int], tuple[int, int]],
+    check: RecordCheck,
+    room: int,
+) -> np.ndarray:
+    """For each of ``count`` segments from ``lo`` (``SEGMENT`` bytes apart), the first
+    position in its first ``WINDOW`` bytes (``step`` bytes apart) whose bytes at the two
+    ``marks`` (offset, value) match and that ``check`` finds to be a record followed by two
+    more (-1 where none is). ``room``: bytes a record header needs before the end.
+
+    A guess, cheap and nearly always right: the caller proves every one it uses."""
+    cols = WINDOW // step
+    shape, strides = (count, cols), (SEGMENT, step)
+    (off_a, want_a), (off_b, want_b) = marks
+    a = np.ndarray(shape, np.uint8, buf, lo + off_a, strides)
+    b = np.ndarray(shape, np.uint8, buf, lo + off_b, strides)
+    seg, pos = np.divmod(np.flatnonzero((a == want_a) & (b == want_b)), cols)
+    cand = lo + seg * SEGMENT + step * pos
+    ok = np.ones(cand.size, dtype=bool)
+    p = cand
+    for _ in range(3):
+        good, p = check(np.minimum(p, len(buf) - room))
+        ok &= good
+    return first_per_segment(seg[ok], cand[ok], count)
+
+
+def word_view(buf: Buffer) -> np.ndarray:
+    """The 4 bytes at every offset of ``buf`` (``.view(endian + "u4")`` reads them)."""
+    return np.ndarray((len(buf) - 3,), "V4", buf, 0, (1,))
+
+
 def walk_lockstep(
     buf: Buffer,
     start: int,

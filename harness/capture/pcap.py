@@ -16,7 +16,7 @@ import numpy as np
 
 import harness.capture.lockstep as lockstep
 from harness.capture.errors import CaptureError
-from harness.capture.lockstep import Step, Step1, first_per_segment, walk_lockstep
+from harness.capture.lockstep import Step, Step1, walk_lockstep
 from harness.capture.records import MAX_CAPLEN, Buffer, OffsetCollector, Records
 
 PCAP_MAGICS = {
@@ -146,48 +146,35 @@ def _walk_pcap(buf: Buffer, endian: str, frac_ns: int = 1000, workers: int = 1) 
 
 
 def record_starts(buf: Buffer, endian: str, frac_ns: int, lo: int, count: int) -> np.ndarray:
-    """For each of ``count`` segments from ``lo`` (``SEGMENT`` bytes apart), the first
-    position in its first ``WINDOW`` bytes that looks like a pcap record header followed by two more
-    (plausible lengths and times, the first record's top timestamp byte); -1 where none does.
-
-    A guess, cheap and nearly always right: the caller proves every one it uses.
-    """
-    if count <= 0:
+    """:func:`harness.capture.lockstep.guess_starts` for pcap: a record header followed by
+    two more (plausible lengths and times, the first record's top timestamp byte)."""
+    if count <= 0:  # a small file: no lockstep, and maybe too short to view
         return np.zeros(0, dtype=np.int64)
-    n = len(buf)
     u8 = np.frombuffer(buf, dtype=np.uint8)
     top = 3 if endian == "<" else 0  # the most significant byte of the seconds
     cap_top = 11 if endian == "<" else 8  # ... and of the captured length (always 0)
-    b3 = u8[24 + top]
-    window, segment = lockstep.WINDOW, lockstep.SEGMENT
-    shape, strides = (count, window), (segment, 1)
-    secs = np.ndarray(shape, np.uint8, buf, lo + top, strides)
-    caps = np.ndarray(shape, np.uint8, buf, lo + cap_top, strides)
-    hit = np.flatnonzero((secs == b3) & (caps == 0))
-    seg, pos = np.divmod(hit, window)
-    cand = lo + seg * segment + pos
-    u32 = np.ndarray((n - 3,), "V4", buf, 0, (1,))  # the 4 bytes at every offset
+    b3 = int(u8[24 + top])
+    u32 = lockstep.word_view(buf)
     dt = endian + "u4"
-    ok = np.ones(cand.size, dtype=bool)
-    p = cand
-    for _ in range(3):
-        p = np.minimum(p, n - 16)
+
+    def check(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         caplen = u32[p + 8].view(dt)
-        ok &= (
+        ok = (
             (u8[p + top] == b3)
             & (caplen > 0)
             & (caplen <= MAX_CAPLEN)
             & (u32[p + 12].view(dt) >= caplen)
             & (u32[p + 4].view(dt) < 1_000_000_000 // frac_ns)
         )
-        p = p + 16 + caplen
-    return first_per_segment(seg[ok], cand[ok], count)
+        return ok, p + 16 + caplen
+
+    return lockstep.guess_starts(buf, lo, count, 1, ((top, b3), (cap_top, 0)), check, 16)
 
 
 def _pcap_steps(buf: Buffer, endian: str) -> tuple[Step, Step1]:
     """One record on: every walker at once, and one walker (a pcap walk never stops early;
     the caller checks the lengths)."""
-    u32 = np.ndarray((len(buf) - 3,), "V4", buf, 0, (1,))  # the 4 bytes at every offset
+    u32 = lockstep.word_view(buf)
     dt = endian + "u4"
     unpack = struct.Struct(endian + "I").unpack_from
 

@@ -16,7 +16,7 @@ import numpy as np
 
 import harness.capture.lockstep as lockstep
 from harness.capture.errors import CaptureError
-from harness.capture.lockstep import Step, Step1, first_per_segment, walk_lockstep
+from harness.capture.lockstep import Step, Step1, walk_lockstep
 from harness.capture.records import Buffer, OffsetCollector, Records, gather
 
 PCAPNG_SHB = 0x0A0D0D0A
@@ -135,36 +135,29 @@ def read_pcapng(buf: Buffer) -> Records:
 
 
 def _epb_starts(buf: Buffer, endian: str, lo: int, count: int) -> np.ndarray:
-    """:func:`harness.capture.pcap.record_starts` for pcapng: the first position (blocks
-    start on 4-byte boundaries) that looks like an enhanced packet block followed by two more (type,
-    length, and the same length again at the block's end)."""
-    if count <= 0:
+    """:func:`harness.capture.lockstep.guess_starts` for pcapng: an enhanced packet block
+    (on a 4-byte boundary) followed by two more (type, length, and the same length again at
+    the block's end)."""
+    if count <= 0:  # a small file: no lockstep, and maybe too short to view
         return np.zeros(0, dtype=np.int64)
     n = len(buf)
     low, high = (0, 3) if endian == "<" else (3, 0)  # the block type's low and high bytes
-    window, segment = lockstep.WINDOW, lockstep.SEGMENT
-    shape, strides = (count, window // 4), (segment, 4)
-    types_low = np.ndarray(shape, np.uint8, buf, lo + low, strides)
-    types_high = np.ndarray(shape, np.uint8, buf, lo + high, strides)
-    hit = np.flatnonzero((types_low == PCAPNG_EPB) & (types_high == 0))
-    seg, pos = np.divmod(hit, window // 4)
-    cand = lo + seg * segment + 4 * pos
-    u32 = np.ndarray((n - 3,), "V4", buf, 0, (1,))  # the 4 bytes at every offset
+    u32 = lockstep.word_view(buf)
     dt = endian + "u4"
-    ok = np.ones(cand.size, dtype=bool)
-    p = cand
-    for _ in range(3):
-        p = np.minimum(p, n - 8)
+
+    def check(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         blen = u32[p + 4].view(dt).astype(np.int64)
-        ok &= (
+        ok = (
             (u32[p].view(dt) == PCAPNG_EPB)
             & (blen >= 32)
             & (blen % 4 == 0)
             & (p + blen <= n)
             & (u32[np.clip(p + blen - 4, 0, n - 4)].view(dt) == blen)
         )
-        p = p + blen
-    return first_per_segment(seg[ok], cand[ok], count)
+        return ok, p + blen
+
+    marks = ((low, PCAPNG_EPB), (high, 0))
+    return lockstep.guess_starts(buf, lo, count, 4, marks, check, 8)
 
 
 def _pcapng_steps(buf: Buffer, endian: str) -> tuple[Step, Step1]:

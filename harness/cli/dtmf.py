@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from harness.cli.capture_input import add_capture_argument, add_heuristic_options
+from harness.cli.common import add_command
 from harness.media.find import rtp_streams
 
 EPILOG = """\
@@ -26,15 +27,15 @@ examples:
 """
 
 
+HELP = "RFC 4733 DTMF events of a capture, with the rules each one breaks"
+DESCRIPTION = (
+    "List the telephone events (digit, start, duration, volume, end packets)\n"
+    "of every RTP stream in a pcap/pcapng file and check them against RFC 4733."
+)
+
+
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "dtmf",
-        help="RFC 4733 DTMF events of a capture, with the rules each one breaks",
-        description="List the telephone events (digit, start, duration, volume, end packets)\n"
-        "of every RTP stream in a pcap/pcapng file and check them against RFC 4733.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "dtmf", HELP, DESCRIPTION, EPILOG)
     add_capture_argument(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list of events")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a rule is broken")

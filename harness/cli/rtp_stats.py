@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.cli.capture_input import add_capture_argument, add_heuristic_options
+from harness.cli.common import add_command
 from harness.media.find import rtp_streams
 
 if TYPE_CHECKING:
@@ -55,15 +56,15 @@ _COLUMNS = (
 )
 
 
+HELP = "RTP stream figures of a capture (loss, delta, jitter), equal to tshark's"
+DESCRIPTION = (
+    "One row per RTP stream (addresses, ports, SSRC) of a pcap/pcapng file:\n"
+    "packets, loss, inter-arrival delta and RFC 3550 jitter."
+)
+
+
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "rtp-stats",
-        help="RTP stream figures of a capture (loss, delta, jitter), equal to tshark's",
-        description="One row per RTP stream (addresses, ports, SSRC) of a pcap/pcapng file:\n"
-        "packets, loss, inter-arrival delta and RFC 3550 jitter.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "rtp-stats", HELP, DESCRIPTION, EPILOG)
     add_capture_argument(parser)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print a JSON list of streams")

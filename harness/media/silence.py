@@ -61,13 +61,9 @@ def silence_windows(
 
 def direction_silence(
     streams: Iterable[TimedStream],
-    src: str,
-    src_port: int,
-    dst: str,
-    dst_port: int,
+    src: str, src_port: int, dst: str, dst_port: int,  # the direction
     min_gap_ms: float,
-    start: float | None = None,
-    end: float | None = None,
+    start: float | None = None, end: float | None = None,
 ) -> list[tuple[float, float]]:
     """Silence windows of one direction (all its SSRCs together)."""
     parts = [

@@ -9,7 +9,7 @@ and the counters tshark does not print (duplicates, reordering, timestamp steps,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -205,6 +205,8 @@ class RtpStream:
             consecutive = np.diff(ext) == 1
         step, anomalies = self._timestamp_steps(consecutive)
         names = ", ".join(self.pt_names[p] for p in sorted(self.pt_names))
+        # tshark's figures go across as they are; the rest is this stream's own.
+        shared = {f.name: getattr(fig, f.name) for f in fields(fig)}
         return StreamStats(
             src=self.src,
             src_port=self.src_port,
@@ -214,27 +216,13 @@ class RtpStream:
             payload=names,
             payload_types=list(self.payload_types),
             clock_rate=self.clock_rate,
-            packets=fig.packets,
-            expected=fig.expected,
-            lost=fig.lost,
-            lost_percent=fig.lost_percent,
             lost_unique=lost_unique,
             duplicates=int(duplicates),
             out_of_order=out_of_order,
-            sequence_errors=fig.sequence_errors,
-            min_delta_ms=fig.min_delta_ms,
-            mean_delta_ms=fig.mean_delta_ms,
-            max_delta_ms=fig.max_delta_ms,
-            min_jitter_ms=fig.min_jitter_ms,
-            mean_jitter_ms=fig.mean_jitter_ms,
-            max_jitter_ms=fig.max_jitter_ms,
-            wrong_timestamps=fig.wrong_timestamps,
             timestamp_step=step,
             timestamp_anomalies=anomalies,
             markers=int(np.count_nonzero(self.marker)),
             ssrc_changes=self.ssrc_changes,
-            seq_cycles=fig.seq_cycles,
-            problem=fig.problem,
             first_frame=int(self.frame[0]),
             last_frame=int(self.frame[-1]),
             first_time=float(self.time[0]),
@@ -242,6 +230,7 @@ class RtpStream:
             start_rel=rel_seconds(int(self.ts_ns[0]), self.capture_start_ns),
             end_rel=rel_seconds(int(self.ts_ns[-1]), self.capture_start_ns),
             setup="heuristic" if self.setup_frame is None else f"SDP frame {self.setup_frame}",
+            **shared,
         )
 
     def _timestamp_steps(self, consecutive: np.ndarray) -> tuple[int, int]:

@@ -161,6 +161,21 @@ def _extra(headers: Iterable[tuple[str, str]] | Headers | None) -> list[tuple[st
     return [(str(n), str(v)) for n, v in headers]
 
 
+def _add_tail(
+    h: Headers,
+    headers: Iterable[tuple[str, str]] | Headers | None,
+    body: bytes | str = b"",
+    content_type: str | None = None,
+    content_type_name: str = "Content-Type",
+) -> None:
+    """The caller's extra headers, then Content-Type when there is a body (every builder
+    ends a message this way)."""
+    for name, value in _extra(headers):
+        h.add(name, value)
+    if body and content_type is not None:
+        h.add(content_type_name, content_type)
+
+
 def make_request(
     method: str,
     uri: str,
@@ -195,10 +210,7 @@ def make_request(
     h.add(n("CSeq"), f"{cseq} {method}")
     if contact is not None:
         h.add(n("Contact"), contact)
-    for name, value in _extra(headers):
-        h.add(name, value)
-    if body and content_type is not None:
-        h.add(n("Content-Type"), content_type)
+    _add_tail(h, headers, body, content_type, n("Content-Type"))
     return Request(method, uri, h, _coerce_body(body))
 
 
@@ -241,10 +253,7 @@ def make_response(
     if 100 < status < 300:
         for rr in request.headers.get_all("Record-Route"):
             h.add(n("Record-Route"), rr)
-    for name, value in _extra(headers):
-        h.add(name, value)
-    if body and content_type is not None:
-        h.add(n("Content-Type"), content_type)
+    _add_tail(h, headers, body, content_type, n("Content-Type"))
     return Response(status, reason, h, _coerce_body(body))
 
 
@@ -302,8 +311,7 @@ def make_ack(
     h.add(n("CSeq"), f"{number} ACK")
     for value in route_values:
         h.add(n("Route"), value)
-    for name, value in _extra(headers):
-        h.add(name, value)
+    _add_tail(h, headers)
     return Request("ACK", uri, h)
 
 

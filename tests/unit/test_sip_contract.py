@@ -24,6 +24,10 @@ MODULES = [
     "harness.sip.lint_headers",
     "harness.sip.lint_sdp",
     "harness.sip.lint",
+    "harness.sip.transport",
+    "harness.sip.matching",
+    "harness.sip.transaction",
+    "harness.sip.dialog",
     "harness.cli.sip_lint",
 ]
 

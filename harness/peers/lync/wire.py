@@ -241,11 +241,7 @@ def warning(ident: LyncIdentity, text: str) -> tuple[str, str]:
 
 
 def request(
-    method: str,
-    dialog: Dialog,
-    ident: LyncIdentity,
-    cseq: int,
-    branch: str,
+    method: str, dialog: Dialog, ident: LyncIdentity, cseq: int, branch: str,
     *,
     sdp: str | None = None,
     msopaque: str | None = None,

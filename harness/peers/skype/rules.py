@@ -128,17 +128,9 @@ def _validate(key: str, value: Any) -> Any:
             raise BehaviourError(key, f"must be true or false, got {value!r}")
         return value
     if key == "echo_numbers":
-        items = _string_list(key, value)
-        for item in items:
-            if not E164_RE.fullmatch(item):
-                raise BehaviourError(key, f"{item!r} is not E.164 (+ and 8-15 digits)")
-        return items
+        return _string_list(key, value, E164_RE, "E.164 (+ and 8-15 digits)")
     if key == "sfa_echo_names":
-        items = _string_list(key, value)
-        for item in items:
-            if not SKYPE_NAME_RE.fullmatch(item):
-                raise BehaviourError(key, f"{item!r} is not a Skype name")
-        return items
+        return _string_list(key, value, SKYPE_NAME_RE, "a Skype name")
     if key == "echo_to":
         return one_of(key, value, ECHO_TO)
     if key == "offer_codecs":
@@ -153,11 +145,17 @@ def _validate(key: str, value: Any) -> Any:
     raise BehaviourError(key, "unknown field")  # pragma: no cover - guarded by merged()
 
 
-def _string_list(key: str, value: Any) -> tuple[str, ...]:
+def _string_list(
+    key: str, value: Any, pattern: re.Pattern[str] | None = None, what: str = ""
+) -> tuple[str, ...]:
+    """A string or a list of strings, each matching ``pattern`` (``what`` names it)."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BehaviourError(key, f"must be a list of strings, got {value!r}")
+    for item in value:
+        if pattern is not None and not pattern.fullmatch(item):
+            raise BehaviourError(key, f"{item!r} is not {what}")
     return tuple(value)
 
 
