@@ -2,7 +2,8 @@
 that find a request or a response on it, and typed access to the parsed message.
 
 A step is looked for after the previous one; a step that is missing is a failed check
-that says what came instead.
+that says what came instead (or, on a deployment's capture that began after it, a check
+not made).
 """
 
 from __future__ import annotations
@@ -22,16 +23,45 @@ Predicate = Callable[[CapturedSip], bool]
 
 @dataclass
 class Cursor:
-    """Walks a leg in order: each step is looked for after the previous one."""
+    """Walks a leg in order: each step is looked for after the previous one.
+
+    ``leg_started_before_capture`` (a deployment's capture that began mid-dialog): until
+    the cursor has matched its first message, a message that is not found is not checked
+    rather than failed; a step of the call's set-up (``initial=True``) is not checked
+    when the capture does not hold the call's INVITE.
+    """
 
     v: Verdict
     leg: Leg
     at: int = -1
+    leg_started_before_capture: bool = False
+    matched: bool = False
+    # False: the leg is not in the capture at all, which was reported once for the whole
+    # leg (leg_cursor); its steps are then neither checked nor reported one by one.
+    captured: bool = True
 
     def expect(
-        self, step: str, subject: str, pred: Predicate, expected: str, advance: bool = True
+        self, step: str, subject: str, pred: Predicate, expected: str, advance: bool = True,
+        initial: bool = False,
     ) -> CapturedSip | None:
+        if not self.captured:
+            return None
+        late = self.leg_started_before_capture
+        first = self.leg.events[0].frame if self.leg.events else None
+        if late and initial and self.leg.initial_invite is None:
+            # A 200 or an ACK seen without its INVITE may as well answer a re-INVITE.
+            self.v.not_checked(step, self.leg.name, subject,
+                               f"the capture starts at frame {first}, after the call's INVITE",
+                               expected)
+            return None
         idx, event = self.leg.find(pred, self.at)
+        # The set-up may have begun before the capture even when a later INVITE of it (the
+        # one with credentials) is in it.
+        if event is None and late and (initial or not self.matched):
+            self.v.not_checked(step, self.leg.name, subject,
+                               f"the capture starts at frame {first}, after this message",
+                               expected)
+            return None
         if event is None:
             # What came instead: the next three distinct messages (retransmissions once).
             rest: list[str] = []
@@ -54,10 +84,27 @@ class Cursor:
                 ),
             )
             return None
+        self.matched = True
         self.v.check(step, self.leg.name, subject, True, expected, event.describe(), event.frame)
         if advance:
             self.at = idx
         return event
+
+
+def leg_cursor(v: Verdict, leg: Leg) -> Cursor:
+    """The cursor for a flow's leg. On a deployment's capture (``v.one_leg_ok``) a leg with
+    no message is one not-checked result, and a leg whose capture began mid-dialog is
+    walked with that tolerance; on the suite's captures it is a plain cursor."""
+    if not v.one_leg_ok:
+        return Cursor(v, leg)
+    if not leg.events:
+        leg_not_captured(v, leg)
+        return Cursor(v, leg, captured=False)
+    return Cursor(v, leg, leg_started_before_capture=leg.started_before_capture)
+
+
+def leg_not_captured(v: Verdict, leg: Leg) -> None:
+    v.not_checked("leg", leg.name, "messages", f"{leg.name}: not captured")
 
 
 def request_of(e: CapturedSip) -> Request:
@@ -82,10 +129,11 @@ def status_of(e: CapturedSip) -> int | None:
 
 
 def expect_invite(c: Cursor, step: str, subject: str, sender: str, user: str, expected: str,
-                  user_subject: str = "Request-URI user") -> CapturedSip | None:
+                  user_subject: str = "Request-URI user",
+                  initial: bool = False) -> CapturedSip | None:
     """The next INVITE from `sender` (a step), and its Request-URI user checked to be
     `user`."""
-    invite = c.expect(step, subject, req("INVITE", sender), expected)
+    invite = c.expect(step, subject, req("INVITE", sender), expected, initial=initial)
     if invite is not None:
         c.v.equal(step, c.leg.name, user_subject, user, ruri_user(invite), invite.frame)
     return invite

@@ -45,6 +45,20 @@ class Leg:
                 return i, self.events[i]
         return -1, None
 
+    @property
+    def started_before_capture(self) -> bool:
+        """The leg's first captured message is not its initial INVITE (no To tag yet): the
+        capture began after the call was set up, or during its set-up."""
+        first = self.events[0] if self.events else None
+        return first is not None and not (first.is_request and first.method == "INVITE"
+                                           and first.msg.to_tag is None)
+
+    @property
+    def initial_invite(self) -> CapturedSip | None:
+        """The first INVITE outside the dialog (no To tag yet), if the capture holds it."""
+        return next((e for e in self.events if e.is_request and e.method == "INVITE"
+                     and e.msg.to_tag is None), None)
+
     def requests(self, method: str | None = None, sender: str | None = None) -> list[CapturedSip]:
         return [e for e in self.events if e.is_request
                 and (method is None or e.method == method)
@@ -55,11 +69,20 @@ class Leg:
                 and e.msg.cseq == request.msg.cseq and e.sender == request.receiver]
 
 
+# Transactions that are not a call's dialog (qualify, registration, presence).
+NOT_CALLS = ("OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE")
+
+
 def build_leg(name: str, transport: str, roles: tuple[str, str],
-              events: Iterable[CapturedSip]) -> Leg:
+              events: Iterable[CapturedSip], mid_dialog: bool = False) -> Leg:
+    """The leg's call: the dialog of the first INVITE. `mid_dialog` (a capture that may
+    begin after the last INVITE): else the dialog of the first message of another call's
+    method (an ACK, a BYE)."""
     leg = Leg(name, transport, roles)
     mine = [e for e in events if {e.sender, e.receiver} == set(roles)]
     call_id = next((e.msg.call_id for e in mine if e.is_request and e.method == "INVITE"), None)
+    if call_id is None and mid_dialog:
+        call_id = next((e.msg.call_id for e in mine if e.method not in NOT_CALLS), None)
     for e in mine:
         if call_id is not None and e.msg.call_id == call_id:
             leg.events.append(e)
@@ -68,9 +91,9 @@ def build_leg(name: str, transport: str, roles: tuple[str, str],
     return leg
 
 
-def lync_trunk(events: Iterable[CapturedSip]) -> Leg:
+def lync_trunk(events: Iterable[CapturedSip], mid_dialog: bool = False) -> Leg:
     """The Lync trunk's call: Asterisk <-> Mediation Server, over TCP."""
-    return build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
+    return build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events, mid_dialog)
 
 
 def to_events(captured: Iterable[CapturedSip],

@@ -16,6 +16,7 @@ from harness.analysis.cursor import (
     Predicate,
     direction_is,
     has_header,
+    leg_cursor,
     parsed_events,
     req,
     request_of,
@@ -42,12 +43,15 @@ LYNC_NUMBER = "+14255550150"
 
 
 def check_lync_flow(captured: Sequence[CapturedSip], media: Capture, roles: Roles,
-                    pcap: Path | None, direction: str, flow: str) -> Verdict:
-    """`direction`: 'outbound' (softphone calls Lync) or 'inbound' (Lync calls 1000)."""
-    v = Verdict(flow, pcap, family="Lync")
+                    pcap: Path | None, direction: str, flow: str, *,
+                    deployment: bool = False) -> Verdict:
+    """`direction`: 'outbound' (softphone calls Lync) or 'inbound' (Lync calls 1000).
+    `deployment`: a capture from elsewhere, which may hold one leg only or begin mid-call:
+    what it does not hold is reported as not checked."""
+    v = Verdict(flow, pcap, family="Lync", one_leg_ok=deployment)
     events = parsed_events(v, captured, roles)
-    lync = lync_trunk(events)
-    phone = build_leg(PHONE_LEG, "UDP", (ASTERISK, SOFTPHONE), events)
+    lync = lync_trunk(events, mid_dialog=deployment)
+    phone = build_leg(PHONE_LEG, "UDP", (ASTERISK, SOFTPHONE), events, mid_dialog=deployment)
     if not lync.events and not phone.events:
         v.check("1", LYNC_LEG, "INVITE", False, "a call in the capture", "no INVITE on either leg")
         return v
@@ -71,26 +75,28 @@ def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Pr
                 invite_text: str,
                 lync_style: bool) -> tuple[CapturedSip | None, CapturedSip | None]:
     """Steps 1-6 on one leg; returns the INVITE and its 200."""
-    invite = c.expect("1", "INVITE", req("INVITE", caller, invite_pred), invite_text)
+    invite = c.expect("1", "INVITE", req("INVITE", caller, invite_pred), invite_text,
+                      initial=True)
     if invite is not None:
         v.equal("1", c.leg.name, "INVITE transport", c.leg.transport, invite.transport,
                 invite.frame)
     c.expect("2", "100 Trying", resp(100, "INVITE", callee), f"100 Trying from {callee}",
-             advance=False)
+             advance=False, initial=True)
     if lync_style:
         # The seed's steps 3 and 4: 183 Session Progress without SDP, then 180 Ringing.
         p183 = c.expect("3", "183 Session Progress", resp(183, "INVITE", callee),
-                        f"183 Session Progress from {callee}", advance=False)
+                        f"183 Session Progress from {callee}", advance=False, initial=True)
         if p183 is not None:
             v.equal("3", c.leg.name, "183 body", 0, len(p183.msg.body), p183.frame)
         c.expect("4", "180 Ringing", resp(180, "INVITE", callee), f"180 Ringing from {callee}",
-                 advance=False)
+                 advance=False, initial=True)
     else:
         c.expect("3-4", "ringing", resp((180, 183), "INVITE", callee),
-                 f"180 Ringing or 183 Session Progress relayed by {callee}", advance=False)
+                 f"180 Ringing or 183 Session Progress relayed by {callee}", advance=False,
+                 initial=True)
     ok = c.expect("5", "200 OK", lambda e: resp(200, "INVITE", callee)(e) and bool(e.msg.body),
-                  f"200 OK with SDP from {callee}")
-    ack = c.expect("6", "ACK", req("ACK", caller), f"ACK from {caller}")
+                  f"200 OK with SDP from {callee}", initial=True)
+    ack = c.expect("6", "ACK", req("ACK", caller), f"ACK from {caller}", initial=True)
     if ok is not None and ack is not None:
         contact = uri_of(ok.msg.headers.get("Contact"))
         ack_uri = request_of(ack).uri
@@ -163,14 +169,14 @@ def _after_answer(v: Verdict, lc: Cursor, pc: Cursor, ok: CapturedSip | None,
 
 def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
     # The softphone's leg: its INVITE (after the 401 challenge) and the answer relayed to it.
-    pc = Cursor(v, phone)
+    pc = leg_cursor(v, phone)
     p_inv, p_ok = _call_setup(
         v, pc, SOFTPHONE, ASTERISK,
         has_header("Authorization"),
         f"INVITE {LYNC_NUMBER} with credentials from the softphone (seed step 1)", lync_style=False)
     if p_inv is not None:
         v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, ruri_user(p_inv), p_inv.frame)
-    lc = Cursor(v, lync)
+    lc = leg_cursor(v, lync)
     inv, ok = _call_setup(v, lc, ASTERISK, MEDIATION, lambda e: True,
                           f"INVITE {LYNC_NUMBER} from Asterisk over TCP (seed step 1)",
                           lync_style=True)
@@ -185,12 +191,12 @@ def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) 
 
 
 def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
-    lc = Cursor(v, lync)
+    lc = leg_cursor(v, lync)
     inv, ok = _call_setup(v, lc, MEDIATION, ASTERISK, lambda e: True,
                           "INVITE +1000 from the Mediation Server", lync_style=False)
     if inv is not None:
         v.equal("1", LYNC_LEG, "Request-URI user", "+1000", ruri_user(inv), inv.frame)
-    pc = Cursor(v, phone)
+    pc = leg_cursor(v, phone)
     p_inv, p_ok = _call_setup(v, pc, ASTERISK, SOFTPHONE, lambda e: True,
                               "INVITE 1000 relayed to the softphone", lync_style=False)
     if p_inv is not None:

@@ -20,11 +20,17 @@ STEP = "headers"
 def check_leg_headers(v: Verdict, leg: Leg, gateway: str = "Asterisk") -> None:
     if not leg.events:
         return
+    # A deployment's capture that began mid-dialog has no initial INVITE to take the
+    # tags and the first CSeq from.
+    late = v.one_leg_ok and leg.started_before_capture
     _content_length(v, leg)
     _via_and_max_forwards(v, leg, gateway)
-    _call_id(v, leg)
-    _tags(v, leg)
-    _cseq(v, leg)
+    _call_id(v, leg, late)
+    if late and leg.initial_invite is None:
+        _tags_mid_dialog(v, leg)
+    else:
+        _tags(v, leg)
+    _cseq(v, leg, late)
     _contact_transport(v, leg, gateway)
 
 
@@ -76,9 +82,11 @@ def _via_and_max_forwards(v: Verdict, leg: Leg, gateway: str) -> None:
             first_mf[0].frame if first_mf else None)
 
 
-def _call_id(v: Verdict, leg: Leg) -> None:
+def _call_id(v: Verdict, leg: Leg, started_late: bool = False) -> None:
     invites = {e.msg.call_id for e in leg.events + leg.others
                if e.is_request and e.method == "INVITE"}
+    if started_late and not invites:
+        invites = {leg.call_id}  # every INVITE of the call came before the capture
     v.check(STEP, leg.name, "Call-ID", len(invites) == 1, "one Call-ID for the call on this leg",
             ", ".join(sorted(i or "?" for i in invites)))
 
@@ -118,7 +126,25 @@ def _tags(v: Verdict, leg: Leg) -> None:
             first[0].frame if first else None)
 
 
-def _cseq(v: Verdict, leg: Leg) -> None:
+def _tags_mid_dialog(v: Verdict, leg: Leg) -> None:
+    """Without the initial INVITE: the tags of the first message that carries both stay
+    the same (either way round) on every later message."""
+    reason = f"the initial INVITE is not in the capture (it starts at frame {leg.events[0].frame})"
+    v.not_checked(STEP, leg.name, "From tag", reason, "a tag on the INVITE's From")
+    v.not_checked(STEP, leg.name, "To tag", reason, "a tag on the first 18x/2xx to the INVITE")
+    idx, ref = leg.find(lambda e: e.msg.from_tag is not None and e.msg.to_tag is not None)
+    if ref is None:
+        return
+    pair = {ref.msg.from_tag, ref.msg.to_tag}
+    broken = next((e for e in leg.events[idx:] if {e.msg.from_tag, e.msg.to_tag} != pair), None)
+    v.check(STEP, leg.name, "From/To tags constant", broken is None,
+            f"the tags {ref.msg.from_tag} and {ref.msg.to_tag} of frame {ref.frame} throughout",
+            "constant" if broken is None else
+            f"{broken.describe()}: From tag {broken.msg.from_tag!r}, To tag {broken.msg.to_tag!r}",
+            broken.frame if broken else None)
+
+
+def _cseq(v: Verdict, leg: Leg, started_late: bool = False) -> None:
     problems: list[tuple[CapturedSip, str]] = []
     for side in leg.roles:
         last: int | None = None
@@ -128,6 +154,8 @@ def _cseq(v: Verdict, leg: Leg) -> None:
             if method != e.msg.method:
                 problems.append((e, f"CSeq method {method} on a {e.msg.method}"))
             if method == "ACK":
+                if last_invite is None and started_late:
+                    continue  # the ACK of an INVITE sent before the capture began
                 # RFC 3261 13.2.2.4 / 17.1.1.3: the ACK carries the INVITE's number.
                 if last_invite is None or number != last_invite.cseq:
                     want = last_invite.cseq if last_invite else "?"

@@ -26,6 +26,7 @@ from harness.analysis.cursor import (
     auth_param,
     expect_invite,
     has_header,
+    leg_cursor,
     parsed_events,
     req,
     resp,
@@ -54,7 +55,9 @@ ECHO_DELAY_S = 0.1
 def _legs(captured: Sequence[CapturedSip], roles: Roles, v: Verdict,
           peer_leg: str = SKYPE_LEG) -> tuple[Leg, Leg]:
     events = parsed_events(v, captured, roles)
-    return lync_trunk(events), build_leg(peer_leg, "UDP", (ASTERISK, SKYPE), events)
+    late = v.one_leg_ok
+    return (lync_trunk(events, mid_dialog=late),
+            build_leg(peer_leg, "UDP", (ASTERISK, SKYPE), events, mid_dialog=late))
 
 
 def _warning(e: CapturedSip) -> str:
@@ -64,11 +67,11 @@ def _warning(e: CapturedSip) -> str:
 
 
 def _answered_challenge(v: Verdict, c: Cursor, step: str, method: str, header: str,
-                        expected: str) -> CapturedSip | None:
+                        expected: str, initial: bool = False) -> CapturedSip | None:
     """The request again with credentials (`header`) from Asterisk, and the profile number
     as the digest username."""
     answer = c.expect(step, f"{method} with credentials", req(method, ASTERISK, has_header(header)),
-                      expected)
+                      expected, initial=initial)
     if answer is not None:
         v.equal(step, c.leg.name, "digest username", PROFILE,
                 auth_param(answer.msg.headers.get(header), "username"), answer.frame)
@@ -76,8 +79,11 @@ def _answered_challenge(v: Verdict, c: Cursor, step: str, method: str, header: s
 
 
 def check_registration(captured: Sequence[CapturedSip], roles: Roles, pcap: Path | None,
-                       granted_s: int, flow: str = "Skype for SIP registration") -> Verdict:
-    v = Verdict(flow, pcap, family="Skype")
+                       granted_s: int, flow: str = "Skype for SIP registration", *,
+                       deployment: bool = False) -> Verdict:
+    """`deployment`: a capture from elsewhere, which may begin inside a registration (its
+    checks start at the first REGISTER without credentials) and end before the refresh."""
+    v = Verdict(flow, pcap, family="Skype", one_leg_ok=deployment)
     events, _ = to_events(captured, roles)
     regs = [e for e in events if e.method == "REGISTER" and {e.sender, e.receiver} == {ASTERISK,
                                                                                        SKYPE}]
@@ -86,7 +92,9 @@ def check_registration(captured: Sequence[CapturedSip], roles: Roles, pcap: Path
     removing = {e.msg.cseq for e in regs
                 if e.is_request and (e.msg.headers.get("Expires") or "").strip() == "0"}
     leg = Leg(SKYPE_LEG, "UDP", (ASTERISK, SKYPE), [e for e in regs if e.msg.cseq not in removing])
-    c = Cursor(v, leg)
+    if deployment and not _from_first_challenge(v, leg):
+        return v
+    c = leg_cursor(v, leg)
     first = c.expect("REGISTER", "REGISTER", req("REGISTER", ASTERISK),
                      "REGISTER from Asterisk to sip.skype.com (seed: register =>)")
     if first is None:
@@ -111,6 +119,13 @@ def check_registration(captured: Sequence[CapturedSip], roles: Roles, pcap: Path
     v.equal("200", SKYPE_LEG, "expiry granted", granted_s,
             int(expires.group(1)) if expires else None,
             ok.frame)
+    last = captured[-1] if captured else ok
+    if deployment and c.leg.find(req("REGISTER", ASTERISK), c.at)[1] is None \
+            and last.time < ok.time + granted_s:
+        v.not_checked("refresh", SKYPE_LEG, "refresh REGISTER",
+                      f"the capture ends at frame {last.frame}, before the registration expires",
+                      f"a new REGISTER within the {granted_s} s granted")
+        return v
     refresh = c.expect("refresh", "refresh REGISTER", req("REGISTER", ASTERISK),
                        f"a new REGISTER within the {granted_s} s granted")
     if refresh is not None:
@@ -122,40 +137,42 @@ def check_registration(captured: Sequence[CapturedSip], roles: Roles, pcap: Path
     return v
 
 
+def _from_first_challenge(v: Verdict, leg: Leg) -> bool:
+    """A capture that begins inside a registration: its checks start at the first REGISTER
+    without credentials. False when there is none to start from."""
+    start = next((i for i, e in enumerate(leg.events) if e.is_request
+                  and e.msg.headers.get("Authorization") is None), len(leg.events))
+    if start:
+        first = leg.events[0].frame
+        v.not_checked("REGISTER", SKYPE_LEG, "REGISTER transaction",
+                      f"the capture starts at frame {first}, inside a registration"
+                      + (f"; checked from frame {leg.events[start].frame}"
+                         if start < len(leg.events) else ""))
+        del leg.events[:start]
+        return bool(leg.events)
+    return True
+
+
 def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles: Roles,
                         pcap: Path | None, flow: str, dialled: str, target: str,
-                        via_profile: bool) -> Verdict:
-    """Lync (the Mediation Server) dials `dialled`; Asterisk must reach `target` at Skype."""
-    v = Verdict(flow, pcap, family="Skype")
+                        via_profile: bool, *, deployment: bool = False) -> Verdict:
+    """Lync (the Mediation Server) dials `dialled`; Asterisk must reach `target` at Skype.
+    `deployment`: a capture from elsewhere (one leg only, or begun mid-call)."""
+    v = Verdict(flow, pcap, family="Skype", one_leg_ok=deployment)
     peer_leg = SKYPE_LEG if via_profile else "Skype for Asterisk (UDP)"
     lync, skype = _legs(captured, roles, v, peer_leg)
-    lc = Cursor(v, lync)
-    expect_invite(lc, "1", "INVITE", MEDIATION, dialled, f"INVITE {dialled} from Lync")
-    sc = Cursor(v, skype)
-    out = expect_invite(sc, "2", "INVITE to Skype", ASTERISK, target,
-                        f"INVITE {target} from Asterisk")
-    if out is None:
-        return v
-    if via_profile:
-        v.check("2", peer_leg, "E.164 destination", bool(E164.match(ruri_user(out) or "")),
-                "+ and 8-15 digits (seed: 'The number you are calling must be in the E164 format')",
-                ruri_user(out), out.frame)
-        v.equal("2", peer_leg, "caller ID (seed: 'set the caller ID to your Skype for SIP number')",
-                PROFILE, user_of(out.msg.headers.get("From")), out.frame)
-        challenge = sc.expect("3", "407 challenge", resp(407, "INVITE", SKYPE),
-                              "407 Proxy Authentication Required from Skype")
-        if challenge is not None:
-            out = _answered_challenge(v, sc, "3", "INVITE", "Proxy-Authorization",
-                                      "the INVITE again with Proxy-Authorization")
-    if out is None:
-        return v
-    final = sc.expect("4", "final response", lambda e: resp(tuple(range(200, 700)), "INVITE",
-                                                            SKYPE)(e)
-                      and e.cseq == out.cseq, "a final response from Skype")
-    if final is None:
-        return v
-    if not v.check("4", peer_leg, "call accepted", status_of(final) == 200, "200 OK from Skype",
-                   _warning(final), final.frame):
+    lc = leg_cursor(v, lync)
+    expect_invite(lc, "1", "INVITE", MEDIATION, dialled, f"INVITE {dialled} from Lync",
+                  initial=True)
+    sc = leg_cursor(v, skype)
+    out, final = _call_to_skype(v, sc, peer_leg, target, via_profile)
+    # On a capture that began after the set-up, the call's end is still checked.
+    go_on = sc.leg_started_before_capture and (final is None or status_of(final) == 200)
+    if final is None or not v.check("4", peer_leg, "call accepted", status_of(final) == 200,
+                                    "200 OK from Skype", _warning(final), final.frame):
+        if go_on:
+            v.not_checked("echo", peer_leg, "RTP echo", "the answer (200 OK) is not in the capture")
+            _expect_bye(sc)
         return v
     sdp = final.msg.sdp()
     audio = sdp.audio if sdp else None
@@ -165,14 +182,41 @@ def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles
     v.check("4", peer_leg, "codec chosen", chosen in SEED_CODECS,
             "one of G.729 (18), PCMU (0), PCMA (8) (seed: allow=ulaw, alaw, g729)",
             f"{codec} ({chosen})", final.frame)
-    offer = out.msg.sdp()
+    offer = out.msg.sdp() if out is not None else None
     offered = offer.audio if offer else None
     v.note(f"codec chosen by Skype: {codec}; Asterisk offered "
            f"{offered.formats if offered else '?'}")
-    sc.expect("4", "ACK", req("ACK", ASTERISK), "ACK from Asterisk")
+    sc.expect("4", "ACK", req("ACK", ASTERISK), "ACK from Asterisk", initial=True)
     _check_echo(v, capture, skype, peer_leg)
     _expect_bye(sc)
     return v
+
+
+def _call_to_skype(v: Verdict, sc: Cursor, peer_leg: str, target: str,
+                   via_profile: bool) -> tuple[CapturedSip | None, CapturedSip | None]:
+    """Steps 2-4 on the Skype leg: the INVITE (after Skype's challenge answered) and Skype's
+    final response to it (None when a step is missing)."""
+    out = expect_invite(sc, "2", "INVITE to Skype", ASTERISK, target,
+                        f"INVITE {target} from Asterisk", initial=True)
+    if out is None:
+        return None, None
+    if via_profile:
+        v.check("2", peer_leg, "E.164 destination", bool(E164.match(ruri_user(out) or "")),
+                "+ and 8-15 digits (seed: 'The number you are calling must be in the E164 format')",
+                ruri_user(out), out.frame)
+        v.equal("2", peer_leg, "caller ID (seed: 'set the caller ID to your Skype for SIP number')",
+                PROFILE, user_of(out.msg.headers.get("From")), out.frame)
+        challenge = sc.expect("3", "407 challenge", resp(407, "INVITE", SKYPE),
+                              "407 Proxy Authentication Required from Skype", initial=True)
+        if challenge is not None:
+            out = _answered_challenge(v, sc, "3", "INVITE", "Proxy-Authorization",
+                                      "the INVITE again with Proxy-Authorization", initial=True)
+    if out is None:
+        return None, None
+    cseq = out.cseq
+    return out, sc.expect("4", "final response", lambda e: resp(tuple(range(200, 700)), "INVITE",
+                                                           SKYPE)(e)
+                     and e.cseq == cseq, "a final response from Skype", initial=True)
 
 
 def _expect_bye(c: Cursor, step: str = "5") -> None:
@@ -238,23 +282,26 @@ def _check_echo(v: Verdict, capture: Capture, leg: Leg, leg_name: str) -> None:
 
 
 def check_skype_to_lync(captured: Sequence[CapturedSip], capture: Capture, roles: Roles,
-                        pcap: Path | None, flow: str, anonymous: bool) -> Verdict:
-    v = Verdict(flow, pcap, family="Skype")
+                        pcap: Path | None, flow: str, anonymous: bool, *,
+                        deployment: bool = False) -> Verdict:
+    """`deployment`: a capture from elsewhere (one leg only, or begun mid-call)."""
+    v = Verdict(flow, pcap, family="Skype", one_leg_ok=deployment)
     lync, skype = _legs(captured, roles, v)
-    sc = Cursor(v, skype)
+    sc = leg_cursor(v, skype)
     inv = expect_invite(sc, "1", "INVITE from Skype", SKYPE, PROFILE,
                         f"INVITE {PROFILE} from Skype",
-                        user_subject="Request-URI user (the profile number)")
-    if inv is None:
+                        user_subject="Request-URI user (the profile number)", initial=True)
+    if inv is None and not (sc.leg_started_before_capture or not sc.captured):
         return v
-    challenged = [e for e in skype.events if status_of(e) in (401, 407)]
-    v.check("1", SKYPE_LEG, "no challenge (seed: insecure=invite)", not challenged,
-            "Asterisk takes Skype's INVITE without 401/407",
-            "not challenged" if not challenged else challenged[0].describe(),
-            challenged[0].frame if challenged else None)
-    lc = Cursor(v, lync)
+    if inv is not None:
+        challenged = [e for e in skype.events if status_of(e) in (401, 407)]
+        v.check("1", SKYPE_LEG, "no challenge (seed: insecure=invite)", not challenged,
+                "Asterisk takes Skype's INVITE without 401/407",
+                "not challenged" if not challenged else challenged[0].describe(),
+                challenged[0].frame if challenged else None)
+    lc = leg_cursor(v, lync)
     out = expect_invite(lc, "2", "INVITE to Lync", ASTERISK, "+14255550150",
-                        "INVITE +14255550150 to the Mediation Server")
+                        "INVITE +14255550150 to the Mediation Server", initial=True)
     if out is not None:
         shown = uri_of(out.msg.headers.get("From"))
         from_value = out.msg.headers.get("From") or ""
@@ -267,12 +314,16 @@ def check_skype_to_lync(captured: Sequence[CapturedSip], capture: Capture, roles
         else:
             v.check("2", LYNC_LEG, "caller identity", shown is not None and bool(shown.user),
                     "the Skype caller's number", f"From {from_value}", out.frame)
-    ok = sc.expect("3", "200 OK to Skype", resp(200, "INVITE", ASTERISK), "200 OK from Asterisk")
+    ok = sc.expect("3", "200 OK to Skype", resp(200, "INVITE", ASTERISK), "200 OK from Asterisk",
+                   initial=True)
     if ok is not None:
-        sc.expect("3", "ACK", req("ACK", SKYPE), "ACK from Skype")
+        sc.expect("3", "ACK", req("ACK", SKYPE), "ACK from Skype", initial=True)
     gw_lync = next((e.src for e in lync.events if e.sender == ASTERISK), None)
     med = next((e.src for e in lync.events if e.sender == MEDIATION), None)
-    if gw_lync and med:
+    if deployment and lync.initial_invite is None and gw_lync and med:
+        # The RTP is counted over the call: a capture begun after the answer has part of it.
+        v.not_checked("4", LYNC_LEG, "RTP", "the answer (200 OK) is not in the capture")
+    elif gw_lync and med:
         for a, b, who in ((med, gw_lync, "Mediation Server -> Asterisk"),
                           (gw_lync, med, "Asterisk -> Mediation Server")):
             n = sum(len(s) for s in _streams_between(capture, a, b))

@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dtmf": ("harness.cli.dtmf", "RFC 4733 DTMF events of a capture and their rule breaks"),
     "topology": ("harness.cli.topology", "bring the compose topology up or down, show its state"),
     "ladder": ("harness.cli.ladder", "draw the SIP ladder diagram of a capture (SVG or HTML)"),
+    "check": (
+        "harness.cli.check",
+        "check the calls of a capture from your own deployment against the seed's flows",
+    ),
     "calls": (
         "harness.cli.calls",
         "list the calls of a capture: Call-ID, hosts, INVITE result, RTP",

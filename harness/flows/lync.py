@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Literal
 
-from harness.analysis.lync_flow import check_lync_flow
+from harness.analysis.deployment import check_capture
 from harness.analysis.verdict import Verdict
 from harness.flows.run import CallPcap, CallRun, Simulators, last_call, prepare, verdict_of
 from harness.peers.client import Behaviour, JsonValue
@@ -81,6 +81,8 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallR
 
 
 def verify(run: CallRun, direction: Literal["outbound", "inbound"]) -> Verdict:
-    """Checks the seed's steps on both legs of the run's pcap."""
-    return verdict_of(run, lambda capture: check_lync_flow(
-        capture.sip_messages(), capture, run.roles, run.pcap.path, direction, run.flow))
+    """Checks the seed's steps on both legs of the run's pcap, through the engine of
+    `harness check` (the whole pcap as the one call, the topology's roles, strict)."""
+    return verdict_of(run, lambda capture: check_capture(
+        capture, run.roles.by_address, direction, deployment=False, title=run.flow
+    ).calls[0].verdict)

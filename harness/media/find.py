@@ -13,7 +13,9 @@ their own dissectors first.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -28,29 +30,8 @@ from harness.media.payload_types import payload_info
 from harness.media.streams import RtpStream
 
 NON_MEDIA_PORTS = np.array(
-    [
-        53,
-        67,
-        68,
-        69,
-        123,
-        137,
-        138,
-        161,
-        162,
-        500,
-        514,
-        520,
-        546,
-        547,
-        1900,
-        3478,
-        4500,
-        5060,
-        5061,
-        5353,
-        5355,
-    ],
+    [53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 546, 547, 1900, 3478, 4500,
+     5060, 5061, 5353, 5355],
     dtype=np.int32,
 )
 
@@ -218,8 +199,33 @@ def rtp_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
     key = ("rtp_streams", heuristic)
     found = cap.derived.get(key)
     if found is None:
-        found = cap.derived[key] = find_streams(cap, heuristic)
+        window = cap.derived.get(_WINDOW)
+        if isinstance(window, _Window):
+            found = [s for s in rtp_streams(window.capture, heuristic)
+                     if window.start <= float(s.time[0]) < window.end]
+        else:
+            found = find_streams(cap, heuristic)
+        cap.derived[key] = found
     return found  # type: ignore[return-value]
+
+
+_WINDOW = "rtp_window"
+
+
+@dataclass(frozen=True)
+class _Window:
+    capture: Capture
+    start: float
+    end: float
+
+
+def windowed(cap: Capture, start: float, end: float) -> Capture:
+    """The same capture (packets, frame numbers, SIP) whose :func:`rtp_streams` are only
+    those that start in [start, end) epoch seconds: one call's media in a capture of many
+    calls between the same hosts. The streams are found once, in ``cap``."""
+    view = copy.copy(cap)
+    view.derived = {_WINDOW: _Window(cap, start, end)}
+    return view
 
 
 def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:

@@ -234,14 +234,19 @@ def summary_table(
             seen = [state[s] for s in folded if s in state]
             mark = none_mark if not seen else (ok_mark if all(seen) else fail_mark)
             row += " " + mark.rjust(4)
-        passed = sum(1 for r in v.results if r.ok)
-        row += f"{passed}/{len(v.results)}".rjust(checks_w)
+        # Checks the capture could not support count neither as passed nor as made.
+        checked = [r for r in v.results if r.checked]
+        passed = sum(1 for r in checked if r.ok)
+        row += f"{passed}/{len(checked)}".rjust(checks_w)
         row += "  " + ("ok" if v.ok else "FAIL")
         lines.append(row)
     if folded:
         lines.append(fit(f"more: {', '.join(folded)}", width))
     failed = [v for v in verdicts if not v.ok]
     lines.append(f"{len(verdicts) - len(failed)} of {len(verdicts)} call flows passed")
+    unchecked = sum(len(v.unchecked) for v in verdicts)
+    if unchecked:
+        lines.append(f"{unchecked} checks not checked (not in the capture)")
     if failed:
         first = failed[0].failures[0]
         lines.append(

@@ -202,11 +202,8 @@ def _host_order(
     return sorted(seen, key=key)
 
 
-def _verdict_line(verdict: Verdict, failures: Sequence[CheckResult]) -> str:
-    total = len(verdict.results)
-    if failures:
-        return f"{verdict.flow}: {len(failures)} of {total} checks failed"
-    return f"{verdict.flow}: all {total} checks passed"
+def _verdict_line(verdict: Verdict) -> str:
+    return f"{verdict.flow}: {verdict.counts()}"
 
 
 def build_ladder(
@@ -235,7 +232,7 @@ def build_ladder(
         firsts = [items[0].time]
         firsts += [float(np.min(s.time)) for s in stream_list if len(s.time)]
         origin = min(firsts)
-    failures = [r for r in verdict.results if not r.ok] if verdict is not None else []
+    failures = [r for r in verdict.results if r.checked and not r.ok] if verdict else []
     by_frame: dict[int, list[CheckResult]] = {}
     for f in failures:
         if f.frame is not None:
@@ -258,7 +255,7 @@ def build_ladder(
         bands=bands,
         holds=hold_windows(items, origin=origin),
         other_failures=others,
-        verdict_line=_verdict_line(verdict, failures) if verdict is not None else None,
+        verdict_line=_verdict_line(verdict) if verdict is not None else None,
         verdict_ok=not failures if verdict is not None else None,
         origin=origin,
         source=source,
