@@ -260,9 +260,16 @@ def _media_of(capture: Capture, calls: Sequence[DeploymentCall], index: int,
     the next call's (a capture of many calls between the same hosts)."""
     if not deployment or len(calls) < 2:
         return capture
-    call = calls[index]
-    later = [c.start for c in calls[index + 1:] if c.start > call.start]
-    return windowed(capture, call.start, min(later, default=float("inf")))
+    # From the call's first dialog message, not from REGISTER/OPTIONS read with it.
+    starts = [_dialog_start(c) for c in calls]
+    start = starts[index]
+    later = [t for t in starts if t > start]
+    return windowed(capture, start, min(later, default=float("inf")))
+
+
+def _dialog_start(call: DeploymentCall) -> float:
+    return min((m.time for m in call.messages
+                if m.message is not None and m.method in _DIALOG_METHODS), default=call.start)
 
 
 def _require_role(role: str, recognition: Recognition, path: Path | None) -> None:

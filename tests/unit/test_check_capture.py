@@ -372,3 +372,25 @@ def test_ladder_is_written(moved: Callable[[str], tuple[Path, Plan]], tmp_path: 
     assert code == 0, out + err
     html = ladder.read_text()
     assert MEDIATION in html and plan.address(OLD[MEDIATION]) in html
+
+
+def test_a_registration_read_with_a_call_does_not_move_the_calls_media(tmp_path: Path) -> None:
+    """Skype's registration, then Lync calling 1000 while it runs, then Lync dialling 1001:
+    the REGISTERs are read with the 1001 call (same hosts), yet each call's media is the
+    streams that start with its own dialog, so neither call takes the other's RTP."""
+    inbound = tmp_path / "inbound_early.pcap"
+    registration = DEPLOYMENT / "test_registration_is_challenged_answered_and_refreshed.pcap"
+    # Move the inbound call to start 0.3 s after the registration's first REGISTER.
+    first = open_capture(registration)
+    start = open_capture(DEPLOYMENT / INBOUND)
+    shift = float(first.time[0]) + 0.3 - float(start.time[0])
+    subprocess.run(["editcap", "-t", f"{shift:.6f}", str(DEPLOYMENT / INBOUND), str(inbound)],
+                   check=True)
+    merged = tmp_path / "merged.pcap"
+    dials_1001 = DEPLOYMENT / "test_lync_dials_1001_reaches_skype_test_number_and_hears_echo.pcap"
+    subprocess.run(["mergecap", "-F", "pcap", "-w", str(merged), str(inbound), str(registration),
+                    str(dials_1001)], check=True)
+    result = check_capture(merged)
+    assert sorted(c.call.flow for c in result.calls) == ["inbound", "lync-to-skype"]
+    for checked in result.calls:
+        assert checked.verdict.ok, checked.verdict.report()
