@@ -7,11 +7,23 @@ PYTEST := .venv/bin/pytest
 setup:
 	bash containers/bootstrap.sh
 
-callflow: setup
-	$(PYTEST) -m callflow
+# The gateway under test (harness/gateway/profiles.py): asterisk22-pjsip by default.
+GATEWAY ?= asterisk22-pjsip
+SECOND := asterisk16-chansip
 
+callflow: setup
+	$(PYTEST) -m callflow --gateway $(GATEWAY)
+
+# Every test on the default gateway, then the gateway suites again on the seed's own
+# chan_sip configuration (Asterisk 16), in reports/$(SECOND)/. Both run; either failing
+# fails the target.
 test: setup lint
-	$(PYTEST)
+	$(PYTEST); first=$$?; \
+	$(PYTEST) -m "(callflow or integration) and not standalone" --gateway $(SECOND) \
+	  --reports-dir reports/$(SECOND) --junitxml=reports/$(SECOND)/junit.xml \
+	  --alluredir=reports/$(SECOND)/allure-results; second=$$?; \
+	echo "make test: all tests on asterisk22-pjsip exit $$first; gateway suites on $(SECOND) exit $$second"; \
+	[ $$first -eq 0 ] && [ $$second -eq 0 ]
 
 # ruff and mypy (strict on sip/, capture/, analysis/ and the plugin: pyproject.toml).
 lint:

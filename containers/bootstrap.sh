@@ -159,18 +159,23 @@ base_image() {
 }
 base_image sipharness/bookworm:base bookworm debian:bookworm-slim
 base_image sipharness/sid:base sid debian:sid-slim
+base_image sipharness/bullseye:base bullseye debian:bullseye-slim
 
 # --- the topology's images ------------------------------------------------------------------
 step "topology images (containers/*/Dockerfile)"
 export DOCKER_BUILDKIT=0  # the classic builder works with every engine this supports
 build() {
+    # build NAME CONTEXT DOCKERFILE [docker build options...]
     local name=$1 context=$2 dockerfile=$3 t0=$SECONDS
+    shift 3
     mkdir -p "$cache"
-    docker build -t "sipharness/$name:latest" -f "$dockerfile" "$context" >"$cache/build-$name.log" 2>&1 \
+    docker build -t "sipharness/$name:latest" -f "$dockerfile" "$@" "$context" >"$cache/build-$name.log" 2>&1 \
         || { tail -20 "$cache/build-$name.log" >&2; die "building the $name image failed (full log: $cache/build-$name.log)"; }
     ok "sipharness/$name ($((SECONDS - t0)) s)"
 }
 build asterisk "$here/asterisk" "$here/asterisk/Dockerfile"
+# the asterisk16-chansip profile: the same Dockerfile on Debian bullseye
+build asterisk16 "$here/asterisk" "$here/asterisk/Dockerfile" --build-arg BASE=sipharness/bullseye:base
 build mediation "$repo" "$here/mediation/Dockerfile"
 build capture "$here/capture" "$here/capture/Dockerfile"
 build softphone "$here/softphone" "$here/softphone/Dockerfile"

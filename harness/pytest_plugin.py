@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from harness.analysis.differences import Difference
     from harness.analysis.verdict import Verdict
     from harness.flows.run import CallPcap, CallRun
     from harness.gtalk import GtalkUser
+    from harness.topology.config import TopologyConfig
     from harness.topology.topology import Topology
 
 MARKERS = {
@@ -31,6 +34,11 @@ MARKERS = {
     "integration": "tests against the real topology that are not call flows",
     "skype": "the seed's Skype for SIP and Skype for Asterisk flows (pytest -m skype)",
     "xmpp": "the seed's Google Talk (XMPP) flows (pytest -m xmpp)",
+    "gateway_difference(gateway, reason, explains)": "a documented way GATEWAY differs from "
+    "the seed: when that gateway is under test, an expected failure while the flow's "
+    "failures are exactly those EXPLAINS names (steps, or step:subject); strict",
+    "own_gateway_config": "breaks the harness's own gateway configuration on purpose: not "
+    "run against --gateway-config or an external gateway",
 }
 
 
@@ -50,6 +58,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "or HARNESS_NET_PREFIX)",
     )
     group.addoption(
+        "--gateway",
+        default=None,
+        metavar="NAME",
+        help="the gateway under test: asterisk22-pjsip (default), asterisk16-chansip, or "
+        "external (or HARNESS_GATEWAY, or the harness_gateway ini option)",
+    )
+    group.addoption(
+        "--gateway-config",
+        default=None,
+        metavar="DIR",
+        help="run the gateway profile with your own configuration tree (checked before the "
+        "topology starts; or HARNESS_GATEWAY_CONFIG). Write --gateway-config=DIR: pytest "
+        "reads a bare DIR as a test path before it knows this option",
+    )
+    group.addoption(
+        "--gateway-address",
+        default=None,
+        metavar="HOST",
+        help="with --gateway external: the address of the gateway the harness does not start",
+    )
+    group.addoption(
+        "--gateway-ami",
+        default=None,
+        metavar="USER:SECRET",
+        help="the gateway's AMI login (manager.conf); for an external gateway, without it the "
+        "checks that need its own state are reported as not checked",
+    )
+    parser.addini("harness_gateway", "default for --gateway", default="")
+    parser.addini("harness_gateway_config", "default for --gateway-config (relative to the "
+                  "rootdir)", default="")
+    parser.addini("harness_reports", "default for --reports-dir (relative to the rootdir)",
+                  default="")
+    group.addoption(
         "--attach-passing",
         action="store_true",
         default=False,
@@ -59,7 +100,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--reports-dir",
         default=None,
         metavar="DIR",
-        help="where pcaps, SIPp logs and Asterisk logs go (default: reports/ in the repository)",
+        help="where pcaps, SIPp logs and Asterisk logs go (default: reports/ under the rootdir)",
     )
 
 
@@ -67,6 +108,79 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[SUMMARY_KEY] = []
+    from harness.topology.config import ConfigError
+
+    try:  # a wrong option is a usage error now, not a failing call later
+        config.stash[CONFIG_KEY] = topology_config(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def topology_config(config: pytest.Config) -> TopologyConfig:
+    """The topology's settings: command-line options, then HARNESS_* variables, then ini
+    options; folders relative to the rootdir (ini) or the current folder (options)."""
+    from harness.topology.config import AmiLogin, TopologyConfig
+
+    opts, root = config.option, Path(config.rootpath)
+    if opts.gateway_config and config.inipath is None and (
+        opts.gateway_config in config.invocation_params.args
+    ):
+        # pytest finds its rootdir and ini file before plugins add their options, so it
+        # took the folder after a bare `--gateway-config` for a test path
+        from harness.topology.config import ConfigError
+
+        raise ConfigError(
+            f"pytest took {opts.gateway_config} for a test path and found no ini file: write "
+            f"--gateway-config={opts.gateway_config} (with '='), or set harness_gateway_config "
+            "in the project's ini file"
+        )
+
+    def folder(option: str | None, ini: str) -> Path | None:
+        if option:
+            return Path(option).resolve()
+        value = str(config.getini(ini) or "")
+        return (root / value).resolve() if value else None
+
+    reports = folder(opts.reports_dir, "harness_reports")
+    gateway_config = folder(opts.gateway_config, "harness_gateway_config")
+    env_or_ini = {}
+    if config.getini("harness_gateway") and not os.environ.get("HARNESS_GATEWAY"):
+        env_or_ini["gateway"] = str(config.getini("harness_gateway"))
+    if gateway_config is not None and not gateway_config.is_dir():
+        from harness.topology.config import ConfigError
+
+        raise ConfigError(f"--gateway-config {gateway_config}: no such folder")
+    return TopologyConfig.from_env(
+        root=root,
+        net_prefix=opts.harness_net_prefix,
+        reports=reports,
+        gateway=opts.gateway or env_or_ini.get("gateway"),
+        gateway_config=gateway_config,
+        gateway_address=opts.gateway_address,
+        ami=AmiLogin.parse(opts.gateway_ami) if opts.gateway_ami else None,
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Per gateway: its documented differences from the seed become strict expected
+    failures; tests that break the harness's own configuration stay out of runs against
+    a user's configuration or an external gateway."""
+    cfg = config.stash.get(CONFIG_KEY, None)
+    if cfg is None:
+        return
+    for item in items:
+        for mark in item.iter_markers("gateway_difference"):
+            if mark.args and mark.args[0] == cfg.gateway:
+                from harness.analysis.differences import Difference
+
+                item.stash[DIFFERENCE_KEY] = Difference(
+                    cfg.gateway, str(mark.kwargs["reason"]), tuple(mark.kwargs["explains"]))
+        if item.get_closest_marker("own_gateway_config") and (
+            cfg.external or cfg.gateway_config is not None
+        ):
+            item.add_marker(pytest.mark.skip(
+                reason="breaks the harness's own gateway configuration on purpose; this run "
+                "tests a user's configuration or an external gateway"))
 
 
 @dataclass
@@ -83,19 +197,25 @@ class FlowReport:
 FLOW_KEY = pytest.StashKey[FlowReport]()
 TOPOLOGY_KEY = pytest.StashKey["Topology"]()
 SUMMARY_KEY = pytest.StashKey["list[tuple[str, Verdict]]"]()
+CONFIG_KEY = pytest.StashKey["TopologyConfig"]()
+DIFFERENCE_KEY = pytest.StashKey["Difference"]()
 
 
 @pytest.fixture(scope="session")
 def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     from harness.topology.compose import TopologyError
-    from harness.topology.config import ConfigError, TopologyConfig
+    from harness.topology.config import ConfigError
     from harness.topology.http import ControlError
     from harness.topology.topology import Topology
 
     opts = request.config.option
-    reports = Path(opts.reports_dir).resolve() if opts.reports_dir else None
+    config = request.config.stash[CONFIG_KEY]
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if config.gateway_config is not None:
+        for line in check_gateway_config(config):
+            if reporter is not None:
+                reporter.write_line(f"sip-harness: {line}")
     try:
-        config = TopologyConfig.from_env(net_prefix=opts.harness_net_prefix, reports=reports)
         topo = Topology.create(config)
     except (TopologyError, ConfigError) as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -108,7 +228,6 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
             except TopologyError:
                 pass
         pytest.fail(f"the topology did not come up: {exc}", pytrace=False)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("sip-harness: " + "; ".join(topo.notes))
     request.config.stash[TOPOLOGY_KEY] = topo
@@ -121,6 +240,29 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     except TopologyError as exc:  # pragma: no cover - reported, not raised, at the end
         if reporter is not None:
             reporter.write_line(f"sip-harness: taking the topology down failed: {exc}")
+
+
+def check_gateway_config(config: TopologyConfig) -> list[str]:
+    """A user's configuration tree, run by the profile's Asterisk in a throwaway container
+    before the topology starts: a line it refuses ends the session with that file and line.
+    Returns what Asterisk warned about without refusing."""
+    from harness.gateway.validate import GatewayConfigError, check
+    from harness.topology.errors import TopologyError
+
+    prof = config.profile
+    assert prof is not None and config.gateway_config is not None
+    roles = ("asterisk", "mediation", "softphone", "skype", "xmpp")
+    try:
+        defaults = config.assets.find(prof.config)
+    except TopologyError:
+        defaults = None
+    try:
+        report = check(prof, config.gateway_config,
+                       {f"{role.upper()}_ADDR": config.address(role) for role in roles},
+                       defaults=defaults)
+    except GatewayConfigError as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    return [f"gateway configuration warning: {w}" for w in report.warnings()]
 
 
 def _pcap_name(nodeid: str) -> str:
@@ -152,6 +294,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     flows = item.stash.get(FLOW_KEY, None)
+    if report.when == "call" and DIFFERENCE_KEY in item.stash:
+        _documented_difference(report, item.stash[DIFFERENCE_KEY], flows)
     if report.when != "call" or flows is None or not flows.entries:
         return report
     for _run, verdict in flows.entries:
@@ -166,6 +310,29 @@ def pytest_runtest_makereport(
         if paths:
             report.sections.append(("call-flow artifacts", "\n".join(str(p) for p in paths)))
     return report
+
+
+def _documented_difference(
+    report: pytest.TestReport, difference: Difference, flows: FlowReport | None
+) -> None:
+    """An expected failure while the failures are the documented ones; else a failure that
+    says what the documentation does not explain."""
+    from harness.analysis.differences import unexplained
+
+    label = f"{difference.gateway} differs from the seed: {difference.reason}"
+    verdicts = [v for _, v in flows.entries] if flows else []
+    if report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"[XPASS(strict)] the documented difference was not seen: {label}"
+    elif report.failed and verdicts:
+        left = unexplained(difference, verdicts)
+        if not left:
+            report.outcome = "skipped"
+            report.wasxfail = label
+        else:
+            report.sections.append((
+                "failures the documented difference does not explain",
+                "\n".join(r.line() for r in left)))
 
 
 def pytest_terminal_summary(

@@ -166,11 +166,13 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8090)
+    # on the host's network (an external gateway) only the host itself may reach it
+    parser.add_argument("--bind", default="0.0.0.0")
     parser.add_argument("--root", type=Path, default=Path("/reports"))
     parser.add_argument("--interface", default=os.environ.get("CAPTURE_INTERFACE", "any"))
     args = parser.parse_args()
     agent = Agent(root=args.root, interface=args.interface)
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), make_handler(agent))
+    server = ThreadingHTTPServer((args.bind, args.port), make_handler(agent))
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"capture-agent: listening on :{args.port}, writing under {args.root}", flush=True)
     try:

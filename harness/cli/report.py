@@ -53,11 +53,9 @@ def register(sub: Any) -> None:
 
 def find_root(start: Path | None = None) -> Path | None:
     """The folder whose package.json pins the allure generator: the current directory or
-    one above it, else the harness's own checkout."""
-    from harness.topology.config import REPO_ROOT
-
+    one above it (the project's, never the installed package's location)."""
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents, REPO_ROOT):
+    for folder in (here, *here.parents):
         pkg = folder / "package.json"
         if not pkg.is_file():
             continue

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="bring the Asterisk/Mediation/softphone topology up or down, show its state",
         description="Drive the compose topology (containers/compose.yaml). Settings come from "
         "HARNESS_NET_PREFIX (default 192.168.100), HARNESS_MEDIATION_PORT (18068), "
-        "HARNESS_CAPTURE_PORT (18090), HARNESS_PROJECT (sipharness).",
+        "HARNESS_CAPTURE_PORT (18090), HARNESS_PROJECT (sipharness), HARNESS_GATEWAY (a profile "
+        "or external), HARNESS_GATEWAY_CONFIG, HARNESS_GATEWAY_ADDRESS, HARNESS_GATEWAY_AMI.",
     )
     parser.add_argument("action", choices=["up", "down", "status", "logs"])
     parser.add_argument(
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.topology.compose import SERVICES, TopologyError
+    from harness.topology.compose import TopologyError
     from harness.topology.config import ConfigError, TopologyConfig
     from harness.topology.topology import Topology
 
@@ -41,14 +42,13 @@ def run(args: argparse.Namespace) -> int:
             print("topology down")
         elif args.action == "status":
             states = topo.compose.states()
-            for service in SERVICES:
+            for service in topo.compose.services:
                 print(f"  {service:10} {states.get(service, 'not running')}")
-            return 0 if all(states.get(s) == "healthy" for s in SERVICES) else 1
+            return 0 if all(states.get(s) == "healthy" for s in topo.compose.services) else 1
         else:
-            if args.service not in SERVICES:
-                print(
-                    f"harness topology logs: name a service: {', '.join(SERVICES)}", file=sys.stderr
-                )
+            if args.service not in topo.compose.services:
+                names = ", ".join(topo.compose.services)
+                print(f"harness topology logs: name a service: {names}", file=sys.stderr)
                 return 2
             print(topo.compose.logs(args.service), end="")
     except (TopologyError, ConfigError) as exc:

@@ -58,9 +58,9 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallR
     prepare(sims.mediation)
     label = pcap.label
     problems: list[str] = []
-    # X-Lite registers first (from another port: the answering SIPp holds 5060).
-    reg = topology.softphone.run("softphone_register.xml", f"{label}-register", service="1000",
-                                 extra=["-p", "5061"])
+    # X-Lite registers first, from its Contact's port as a phone does (a registrar may
+    # route to the REGISTER's source: chan_sip does); the answering SIPp binds it afterwards.
+    reg = topology.softphone.run("softphone_register.xml", f"{label}-register", service="1000")
     if not reg.ok:
         problems.append("registration failed: " + reg.describe())
     results: list[SippResult] = []

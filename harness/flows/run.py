@@ -83,7 +83,7 @@ class Simulators:
     def of(cls, topology: Topology) -> Simulators:
         return cls(SimulatorClient(topology.mediation.name, topology.mediation.base_url),
                    SkypeClient(topology.skype.name, topology.skype.base_url),
-                   Roles.of_topology(topology.config.net_prefix))
+                   topology.config.roles())
 
 
 def prepare(peer: SimulatorClient, **behaviour: JsonValue) -> Behaviour:

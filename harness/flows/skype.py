@@ -1,8 +1,8 @@
 """The seed's Skype flows through Asterisk, driven for real (see analysis/skype_flow.py).
 
 Lync's calls are placed by the Mediation Server simulator; Skype's by the Skype for SIP
-simulator; the registration is Asterisk's own (`pjsip send register` restarts it so the
-capture sees the whole exchange).
+simulator; the registration is Asterisk's own (the profile's command, `pjsip send register`
+or `sip reload`, restarts it so the capture sees the whole exchange).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def registration(topology: Topology, pcap: CallPcap, grant_s: int = 8,
     sims.skype.clear_registrations()
     problems: list[str] = []
     try:
-        topology.asterisk("pjsip send register skype-reg")
+        topology.gateway.register_again()
     except TopologyError as exc:
         problems.append(str(exc))
     # Two registrations that bind: the first and its refresh.

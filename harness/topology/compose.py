@@ -15,9 +15,15 @@ from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine
 from harness.topology.errors import TopologyError
 
-__all__ = ["SERVICES", "Compose", "TopologyError", "find_compose"]
+__all__ = ["PEERS", "Compose", "TopologyError", "find_compose", "services"]
 
-SERVICES = ("mediation", "skype", "xmpp", "asterisk", "capture", "softphone")
+PEERS = ("mediation", "skype", "xmpp", "softphone")
+
+
+def services(config: TopologyConfig) -> tuple[str, ...]:
+    """The services compose runs: the peers and the capture, and the gateway when the
+    harness starts it."""
+    return (*PEERS, "capture") if config.external else (*PEERS, "asterisk", "capture")
 
 
 def find_compose() -> list[str]:
@@ -43,7 +49,8 @@ class Compose:
     command: list[str] = field(default_factory=find_compose)
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        cmd = [*self.command, "-p", self.config.project, "-f", str(self.config.compose_file), *args]
+        files = [arg for path in self.config.compose_files for arg in ("-f", str(path))]
+        cmd = [*self.command, "-p", self.config.project, *files, *args]
         try:
             return subprocess.run(
                 cmd,
@@ -72,35 +79,51 @@ class Compose:
         """Service -> 'healthy' | 'starting' | 'unhealthy' | 'running' | 'exited' ..."""
         return Engine.connect().service_states(self.config.project)
 
+    @property
+    def services(self) -> tuple[str, ...]:
+        return services(self.config)
+
     def is_up(self) -> bool:
-        """Every service healthy, and started for this checkout (same fixtures and reports
-        folders): a topology left up by another checkout would write pcaps elsewhere."""
+        """Every service healthy, the same set of them (the same gateway mode), the same
+        gateway image, and started for this checkout (same fixtures and reports folders):
+        a topology left up by another checkout would write pcaps elsewhere."""
         engine = Engine.connect()
         states = engine.service_states(self.config.project)
-        if not all(states.get(s) == "healthy" for s in SERVICES):
+        if set(states) != set(self.services) or not all(
+            states.get(s) == "healthy" for s in self.services
+        ):
             return False
         mounts = engine.mount_sources(self.config.project)
-        return str(self.config.asterisk_fixtures) in mounts.get("asterisk", set()) and str(
-            self.config.reports
-        ) in mounts.get("capture", set())
+        if str(self.config.reports_dir) not in mounts.get("capture", set()):
+            return False
+        prof = self.config.profile
+        if prof is None:
+            return True
+        return (
+            str(self.config.asterisk_fixtures) in mounts.get("asterisk", set())
+            and engine.image_of(self.config.project, "asterisk") == prof.image
+        )
 
     def up(self, timeout: float = 120) -> float:
         """Brings every service up and healthy; returns the seconds it took."""
-        self.config.reports.mkdir(parents=True, exist_ok=True)
-        (self.config.reports / "asterisk-log").mkdir(exist_ok=True)
+        self.config.reports_dir.mkdir(parents=True, exist_ok=True)
+        (self.config.reports_dir / "asterisk-log").mkdir(exist_ok=True)
         start = time.monotonic()
+        # a topology of another gateway mode leaves services compose no longer lists
+        extra = ["--remove-orphans"]
         if self.command == ["docker", "compose"]:
             self.check(
                 "up",
                 "-d",
                 "--no-build",
+                *extra,
                 "--wait",
                 "--wait-timeout",
                 str(int(timeout)),
                 timeout=timeout + 30,
             )
         else:
-            self.check("up", "-d", "--no-build", timeout=timeout)
+            self.check("up", "-d", "--no-build", *extra, timeout=timeout)
             self._wait_healthy(start + timeout)
         return time.monotonic() - start
 
@@ -108,7 +131,7 @@ class Compose:
         # docker-compose v1 has no --wait: watch the health states the engine reports.
         while True:
             states = self.states()
-            if all(states.get(s) == "healthy" for s in SERVICES):
+            if all(states.get(s) == "healthy" for s in self.services):
                 return
             bad = {s: v for s, v in states.items() if v in ("unhealthy", "exited", "dead")}
             if bad or time.monotonic() > deadline:

@@ -57,6 +57,11 @@ class Engine:
             for service, c in self.containers(project).items()
         }
 
+    def image_of(self, project: str, service: str) -> str | None:
+        """The image name the service's container was created from."""
+        found = self.containers(project).get(service)
+        return None if found is None else str(found.attrs.get("Config", {}).get("Image"))
+
     def container(self, project: str, service: str) -> Any:
         found = self.containers(project).get(service)
         if found is None:

@@ -99,9 +99,9 @@ class Softphone:
         ]
 
     def run(self, scenario: str, label: str, **kwargs: object) -> SippResult:
-        (self.config.reports / "sipp").mkdir(parents=True, exist_ok=True)
+        (self.config.reports_dir / "sipp").mkdir(parents=True, exist_ok=True)
         for suffix in ("errors", "messages"):
-            (self.config.reports / "sipp" / f"{label}-{suffix}.log").unlink(missing_ok=True)
+            (self.config.reports_dir / "sipp" / f"{label}-{suffix}.log").unlink(missing_ok=True)
         cmd = self.command(scenario, label, **kwargs)  # type: ignore[arg-type]
         result: ExecResult = self.engine.exec(self.config.project, "softphone", cmd)
         return SippResult(
@@ -109,8 +109,8 @@ class Softphone:
             result.exit_code,
             cmd,
             result.stdout + result.stderr,
-            self.config.reports / "sipp" / f"{label}-errors.log",
-            self.config.reports / "sipp" / f"{label}-messages.log",
+            self.config.reports_dir / "sipp" / f"{label}-errors.log",
+            self.config.reports_dir / "sipp" / f"{label}-messages.log",
         )
 
     def wait_listening(self, port: int = 5060, timeout: float = 10.0) -> bool:

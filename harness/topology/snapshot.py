@@ -15,8 +15,6 @@ from harness.topology.http import ControlError
 if TYPE_CHECKING:
     from harness.topology.topology import Topology
 
-# What the gateway was doing when the call failed.
-STATE_COMMANDS = ("pjsip show endpoints", "core show channels verbose")
 _LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\]")
 
 
@@ -52,13 +50,11 @@ def asterisk_log_between(path: Path, start: float, end: float, slack_s: float = 
 
 
 def gateway_state(topology: Topology) -> dict[str, str]:
-    state = {}
-    for command in STATE_COMMANDS:
-        try:
-            state[command] = topology.asterisk(command)
-        except (TopologyError, ControlError) as exc:
-            state[command] = f"(could not run: {exc})"
-    return state
+    """What the gateway was doing when the call failed (the profile's state commands)."""
+    try:
+        return topology.gateway.state()
+    except (TopologyError, ControlError) as exc:
+        return {"gateway state": f"(could not ask: {exc})"}
 
 
 def gateway_snapshot(
@@ -68,7 +64,7 @@ def gateway_snapshot(
     `with_state` (a failed call)."""
     state = gateway_state(topology) if with_state else {}
     asterisk_log = asterisk_log_between(
-        topology.config.reports / "asterisk-log" / "full", start, end
+        topology.config.reports_dir / "asterisk-log" / "full", start, end
     )
     try:
         mediation_log = topology.compose.logs("mediation", tail=400)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +9,7 @@ from harness.topology.capture import CaptureControl
 from harness.topology.compose import Compose
 from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine
-from harness.topology.errors import TopologyError
+from harness.topology.gateway import GatewayControl
 from harness.topology.http import JsonClient
 from harness.topology.sipp import Softphone
 
@@ -25,6 +23,7 @@ class Topology:
     mediation: JsonClient
     skype: JsonClient
     softphone: Softphone
+    gateway: GatewayControl
     started_here: bool = False
     up_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -36,20 +35,24 @@ class Topology:
             config=config,
             compose=Compose(config),
             engine=engine,
-            capture=CaptureControl.at(config.capture_port, config.reports),
+            capture=CaptureControl.at(config.capture_port, config.reports_dir),
             mediation=JsonClient(
                 "Mediation Server simulator", f"http://127.0.0.1:{config.mediation_port}"
             ),
             skype=JsonClient("Skype for SIP simulator", f"http://127.0.0.1:{config.skype_port}"),
             softphone=Softphone(engine, config),
+            gateway=GatewayControl(config, engine),
         )
 
     def sync_fixtures(self) -> None:
-        """Copies fixtures/asterisk into the run copy, file by file (the folder itself is
-        bind-mounted, so it must stay the same folder)."""
+        """Copies the gateway's configuration tree (the profile's, or --gateway-config)
+        into the run copy, file by file (the folder itself is bind-mounted, so it must stay
+        the same folder)."""
+        if self.config.external:
+            return
         target = self.config.asterisk_fixtures
         target.mkdir(parents=True, exist_ok=True)
-        source = self.config.fixtures / "asterisk"
+        source = self.config.gateway_source
         wanted = {p.name for p in source.glob("*.conf")}
         for stale in target.glob("*.conf"):
             if stale.name not in wanted:
@@ -62,9 +65,14 @@ class Topology:
         compose then recreates only the services whose image or settings changed (an
         image rebuilt by `make setup`, say), and the fixtures are reloaded."""
         self.sync_fixtures()
+        cfg = self.config
+        self.notes.append(
+            f"gateway {cfg.gateway} at {cfg.address('asterisk')}"
+            + (f" with the configuration in {cfg.gateway_config}" if cfg.gateway_config else "")
+        )
         was_up = self.compose.is_up()
         self.up_seconds = self.compose.up()
-        if was_up:
+        if was_up and not self.config.external:
             self.reload_asterisk_fixtures()
             self.notes.append(f"topology already up: reused ({self.up_seconds:.1f} s)")
             return
@@ -72,45 +80,21 @@ class Topology:
         self.notes.append(f"topology up in {self.up_seconds:.1f} s")
 
     def down(self) -> None:
+        self.gateway.close()
         self.compose.down()
 
     def asterisk(self, command: str) -> str:
-        """An Asterisk CLI command (`asterisk -rx`), e.g. 'pjsip show endpoints'."""
-        result = self.engine.exec(self.config.project, "asterisk", ["asterisk", "-rx", command])
-        if result.exit_code != 0:
-            raise TopologyError(
-                f"asterisk -rx {command!r} failed: {result.stderr or result.stdout}"
-            )
-        return result.stdout
+        """A gateway CLI command (over AMI), e.g. 'core show channels'."""
+        return self.gateway.cli(command)
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once Asterisk has no channel up (polled: the CLI has no event for it)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if re.search(
-                r"^0 active channels", self.asterisk("core show channels count"), re.MULTILINE
-            ):
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
+        """True once the gateway has no channel up."""
+        return self.gateway.wait_idle(timeout)
 
-    def reload_asterisk_fixtures(
-        self, modules: tuple[str, ...] = ("res_pjsip.so", "pbx_config.so")
-    ) -> None:
-        """Re-renders /fixtures into /etc/asterisk and reloads the given modules (a test
-        swapped a fixture). `module reload` returns once the module has reloaded, so a
-        call placed afterwards meets the new configuration; reloading only what changed
-        keeps the dialplan from being swapped under a call."""
-        render = self.engine.exec(
-            self.config.project, "asterisk", ["/usr/local/bin/entrypoint.sh", "render"]
-        )
-        if render.exit_code != 0:
-            raise TopologyError(f"rendering the Asterisk fixtures failed: {render.stderr}")
-        for module in modules:
-            out = self.asterisk(f"module reload {module}")
-            if "reloaded successfully" not in out and "Reloading" not in out:
-                raise TopologyError(f"reloading {module} failed: {out.strip()}")
+    def reload_asterisk_fixtures(self, modules: tuple[str, ...] | None = None) -> None:
+        """Re-renders the run copy of the configuration and reloads `modules` (the
+        profile's by default): a test swapped a file."""
+        self.gateway.reload(modules)
 
     def mediation_behaviour(self, **behaviour: Any) -> Any:
         return self._behaviour(self.mediation, behaviour)

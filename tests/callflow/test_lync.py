@@ -8,7 +8,23 @@ from harness.flows import lync
 
 pytestmark = pytest.mark.callflow
 
+# Asterisk 16's chan_sip running the seed's sip.conf as written (measured; pcaps in the
+# README's "Test your own gateway"): Lync's hold (a=inactive) and resume are answered by
+# Asterisk itself and never reach the softphone (the seed's sip.conf has no
+# mohinterpret=passthrough, and chan_sip plays no music without res_musiconhold), so the
+# softphone hears no RTP while Lync holds and SIPp's scripted hold is never met; and its
+# requests carry no rport in the Via where the seed's trace of Asterisk 1.8 does (chan_sip
+# adds it only with nat=force_rport since Asterisk 11).
+CHAN_SIP_HOLD = pytest.mark.gateway_difference(
+    "asterisk16-chansip",
+    reason="chan_sip answers Lync's hold itself (no hold passed on to the softphone, no "
+    "RTP to it meanwhile) and sends no rport in its Via",
+    explains=("7:RTP Asterisk -> Softphone", "8:hold re-INVITE", "9:resume re-INVITE",
+              "call:call completed", "headers:Via rport"),
+)
 
+
+@CHAN_SIP_HOLD
 def test_outbound_softphone_calls_lync_twelve_steps(topology, call_pcap, flow_report):
     """Seed "Detailed Call Flow" steps 1-12: X-Lite dials +14255550150, Lync answers,
     holds (a=inactive), resumes (a=sendrecv) and hangs up."""
@@ -16,6 +32,7 @@ def test_outbound_softphone_calls_lync_twelve_steps(topology, call_pcap, flow_re
     flow_report.add(run, lync.verify(run, "outbound")).raise_if_failed()
 
 
+@CHAN_SIP_HOLD
 def test_inbound_lync_calls_extension_1000(topology, call_pcap, flow_report):
     """Seed "Basic Call Flow": a Lync user (+14255550150) dials extension 1000; the caller
     number reaches the softphone without the +."""

@@ -14,39 +14,33 @@ import pytest
 from harness.analysis.legs import LYNC_LEG
 from harness.flows import lync
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_gateway_config]
 
 
 @contextmanager
-def broken_fixture(topology, name, replacements, module):
-    """The run copy of fixtures/asterisk/<name> with `replacements` applied and `module`
-    reloaded; restored (and reloaded) afterwards."""
-    conf = topology.config.asterisk_fixtures / name
+def broken_fixture(topology, fault_name):
+    """The run copy of the gateway's configuration with the profile's fault `fault_name`
+    (harness/gateway/profiles.py: the same misconfiguration in each gateway's own words)
+    applied and reloaded; restored (and reloaded) afterwards."""
+    fault = topology.config.profile.faults[fault_name]
+    conf = topology.config.asterisk_fixtures / fault.file
     original = conf.read_text()
     broken = original
-    for old, new in replacements:
+    for old, new in fault.replacements:
         broken = broken.replace(old, new)
-    assert broken != original, f"{name} no longer has the lines this test breaks"
+    assert broken != original, f"{fault.file} no longer has the lines this test breaks"
     conf.write_text(broken)
-    topology.reload_asterisk_fixtures(modules=(module,))
+    topology.reload_asterisk_fixtures(modules=fault.reload)
     try:
         yield
     finally:
         conf.write_text(original)
-        topology.reload_asterisk_fixtures(modules=(module,))
+        topology.reload_asterisk_fixtures(modules=fault.reload)
 
 
 @pytest.fixture
 def trunk_over_udp(topology):
-    with broken_fixture(
-        topology,
-        "pjsip.conf",
-        [
-            ("transport=transport-tcp", "transport=transport-udp"),
-            ("\\;transport=tcp", "\\;transport=udp"),
-        ],
-        "res_pjsip.so",
-    ):
+    with broken_fixture(topology, "trunk-over-udp"):
         yield
         # The call over UDP may still be trying: end it before the next test captures.
         topology.asterisk("channel request hangup all")
@@ -73,11 +67,13 @@ def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp
     assert not verdict.ok
     paths = {p.name: p for p in collect_artifacts(run, verdict, topology, failed=True)}
     stem = call_pcap.path.stem
+    # the profile's view of its peers: `pjsip show endpoints` or `sip show peers`
+    peers = topology.config.profile.state_commands[0].replace(" ", "-") + ".txt"
     for name in (
         f"{stem}-verdict.txt",
         f"{stem}-ladder.svg",
         f"{stem}-ladder.html",
-        "pjsip-show-endpoints.txt",
+        peers,
         "core-show-channels-verbose.txt",
         "asterisk-log.txt",
         "mediation-server-log.txt",
@@ -87,18 +83,13 @@ def test_failed_flow_leaves_every_attachment(topology, call_pcap, trunk_over_udp
     assert "step 1 [Lync trunk (TCP)]" in paths[f"{stem}-verdict.txt"].read_text()
     ladder = paths[f"{stem}-ladder.svg"].read_text()
     assert "INVITE" in ladder and "expected TCP" in ladder
-    assert "to_lync" in paths["pjsip-show-endpoints.txt"].read_text()
+    assert "to_lync" in paths[peers].read_text()
 
 
 @pytest.fixture
 def caller_id_not_set(topology):
     """The seed's warning ignored: 1001 dials Skype without setting the caller ID."""
-    with broken_fixture(
-        topology,
-        "extensions.conf",
-        [(" same => n,Set(CALLERID(num)=99051000107808)\n", "")],
-        "pbx_config.so",
-    ):
+    with broken_fixture(topology, "caller-id-not-set"):
         yield
 
 
@@ -123,9 +114,7 @@ def test_caller_id_not_set_is_rejected_by_skype_with_a_verdict_naming_it(
 
 @pytest.fixture
 def wrong_xmpp_password(topology):
-    with broken_fixture(
-        topology, "xmpp.conf", [("secret=contoso-xmpp", "secret=not-the-password")], "res_xmpp.so"
-    ):
+    with broken_fixture(topology, "wrong-xmpp-password"):
         yield
 
 

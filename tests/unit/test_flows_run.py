@@ -17,6 +17,7 @@ from harness.pytest_plugin import FlowReport
 from harness.report.artifacts import write_call_artifacts
 from harness.roles import Roles
 from harness.topology.capture import CaptureResult
+from harness.topology.config import TopologyConfig
 from harness.topology.snapshot import GatewaySnapshot, asterisk_log_between
 from tests.support.paths import LYNC_PCAP
 
@@ -76,10 +77,20 @@ def test_the_simulators_of_a_topology():
     topology = SimpleNamespace(
         mediation=SimpleNamespace(name="Mediation Server simulator", base_url="http://h:1"),
         skype=SimpleNamespace(name="Skype for SIP simulator", base_url="http://h:2"),
-        config=SimpleNamespace(net_prefix="10.1.2"))
+        config=TopologyConfig(net_prefix="10.1.2"))
     sims = Simulators.of(topology)
     assert sims.mediation.base_url == "http://h:1" and isinstance(sims.skype, SkypeClient)
     assert sims.roles.name("10.1.2.20") == "Mediation Server"
+
+
+def test_an_external_gateway_is_named_by_its_address():
+    topology = SimpleNamespace(
+        mediation=SimpleNamespace(name="Mediation Server simulator", base_url="http://h:1"),
+        skype=SimpleNamespace(name="Skype for SIP simulator", base_url="http://h:2"),
+        config=TopologyConfig(net_prefix="10.1.2", gateway="external",
+                              gateway_address="10.1.2.77"))
+    roles = Simulators.of(topology).roles
+    assert roles.name("10.1.2.77") == "Asterisk" and roles.name("10.1.2.10") == "10.1.2.10"
 
 
 def test_a_run_without_topology_leaves_its_report(tmp_path):

@@ -232,8 +232,10 @@ def test_report_bad_port_and_unknown_option(capsys):
 
 
 def test_find_root_is_the_checkout_with_the_pinned_package(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(ROOT / "harness" / "report")
     assert report_cli.find_root() == ROOT
+    monkeypatch.chdir(tmp_path)  # outside any project: nothing, not the package's folder
+    assert report_cli.find_root() is None
     pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]
     assert pinned["allure"].split(".")[0] == "3" and pinned["allure"][0].isdigit()
     assert (ROOT / "package-lock.json").is_file()

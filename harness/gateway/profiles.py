@@ -1,0 +1,132 @@
+"""Gateway profiles: which image runs the gateway, where its configuration lives, and the
+CLI commands that differ between Asterisk's SIP channel drivers. The checks never look
+here: a profile says how to drive a gateway, not what to expect of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["EXTERNAL", "Fault", "GatewayProfile", "ProfileError", "profile", "profile_names"]
+
+EXTERNAL = "external"
+
+
+class ProfileError(ValueError):
+    """An unknown profile name; the message lists the known ones."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A real misconfiguration a test injects: text replaced in one file, modules reloaded."""
+
+    file: str
+    replacements: tuple[tuple[str, str], ...]
+    reload: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GatewayProfile:
+    name: str
+    title: str
+    # the image compose runs, and how containers/bootstrap.sh builds it (relative to the
+    # project's assets: the checkout, or the packaged defaults)
+    image: str
+    build_context: str
+    dockerfile: str
+    # the configuration tree mounted at /fixtures (rendered into /etc/asterisk)
+    config: str
+    required_files: tuple[str, ...]
+    # `module reload` after a configuration file changed, in this order
+    reload_modules: tuple[str, ...]
+    # shown with a failed flow's artifacts
+    state_commands: tuple[str, ...]
+    # restarts the Skype for SIP registration (a fresh REGISTER, challenged)
+    register_again: str
+    # what the pcaps' User-Agent/Server says (a regular expression)
+    user_agent: str
+    faults: dict[str, Fault] = field(default_factory=dict)
+    # the seed's troubleshooting view of the trunk in this driver's CLI: the command and
+    # what its line for to_lync must look like when the trunk is qualified and answers
+    trunk_view: tuple[str, str] = ("", "")
+    build_args: tuple[tuple[str, str], ...] = ()
+
+
+# res_xmpp reads the same xmpp.conf in both Asterisks
+_XMPP_PASSWORD = Fault(
+    "xmpp.conf", (("secret=contoso-xmpp", "secret=not-the-password"),), ("res_xmpp.so",)
+)
+
+_PJSIP = GatewayProfile(
+    name="asterisk22-pjsip",
+    title="Asterisk 22 (Debian sid), the seed's sip.conf translated to PJSIP",
+    image="sipharness/asterisk:latest",
+    build_context="containers/asterisk",
+    dockerfile="containers/asterisk/Dockerfile",
+    config="fixtures/asterisk",
+    required_files=("asterisk.conf", "modules.conf", "pjsip.conf", "extensions.conf",
+                    "xmpp.conf", "manager.conf", "logger.conf", "rtp.conf"),
+    reload_modules=("res_pjsip.so", "pbx_config.so"),
+    state_commands=("pjsip show endpoints", "pjsip show registrations",
+                    "core show channels verbose"),
+    register_again="pjsip send register skype-reg",
+    trunk_view=("pjsip show contacts", r"to_lync/sip:\S+\s+\S+\s+Avail\s+\d+\.\d+"),
+    user_agent=r"Asterisk PBX 22\.",
+    faults={
+        "trunk-over-udp": Fault(
+            "pjsip.conf",
+            (("transport=transport-tcp", "transport=transport-udp"),
+             ("\\;transport=tcp", "\\;transport=udp")),
+            ("res_pjsip.so",),
+        ),
+        "caller-id-not-set": Fault(
+            "extensions.conf",
+            ((" same => n,Set(CALLERID(num)=99051000107808)\n", ""),),
+            ("pbx_config.so",),
+        ),
+        "wrong-xmpp-password": _XMPP_PASSWORD,
+    },
+)
+
+_CHANSIP = GatewayProfile(
+    name="asterisk16-chansip",
+    title="Asterisk 16 (Debian bullseye), the seed's own sip.conf on chan_sip",
+    image="sipharness/asterisk16:latest",
+    build_context="containers/asterisk",
+    dockerfile="containers/asterisk/Dockerfile",
+    build_args=(("BASE", "sipharness/bullseye:base"),),
+    config="fixtures/asterisk16-chansip",
+    required_files=("asterisk.conf", "modules.conf", "sip.conf", "extensions.conf",
+                    "xmpp.conf", "motif.conf", "manager.conf", "logger.conf", "rtp.conf"),
+    reload_modules=("chan_sip.so", "pbx_config.so"),
+    state_commands=("sip show peers", "sip show registry", "core show channels verbose"),
+    register_again="sip reload",
+    # seed, "Troubleshooting": `sip show peers` ... to_lync ... OK (1 ms)
+    trunk_view=("sip show peers", r"^to_lync\s.*\bOK \(\d+ ms\)"),
+    user_agent=r"Asterisk PBX 16\.",
+    faults={
+        "trunk-over-udp": Fault(
+            "sip.conf", (("transport = tcp", "transport = udp"),), ("chan_sip.so",)
+        ),
+        "caller-id-not-set": Fault(
+            "extensions.conf",
+            (("exten => 1001,n,Set(CALLERID(num)= 99051000107808)\n", ""),),
+            ("pbx_config.so",),
+        ),
+        "wrong-xmpp-password": _XMPP_PASSWORD,
+    },
+)
+
+_PROFILES = {p.name: p for p in (_PJSIP, _CHANSIP)}
+
+
+def profile_names() -> tuple[str, ...]:
+    return (*_PROFILES, EXTERNAL)
+
+
+def profile(name: str) -> GatewayProfile:
+    try:
+        return _PROFILES[name]
+    except KeyError:
+        raise ProfileError(
+            f"unknown gateway {name!r}: choose one of {', '.join(profile_names())}"
+        ) from None

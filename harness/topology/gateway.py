@@ -1,0 +1,130 @@
+"""Asking the gateway under test: its CLI, reloads, idleness and state. Over the Asterisk
+Manager Interface (AMI) wherever a login is known, so the same code serves the harness's
+own gateway and one it does not start; `docker exec` only for what AMI cannot do (render
+the configuration into the harness's own container)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.gateway.profiles import GatewayProfile
+from harness.topology.config import AmiLogin, TopologyConfig
+from harness.topology.engine import Engine
+from harness.topology.errors import TopologyError
+
+# manager.conf of the harness's own gateway profiles ([harness] user)
+OWN_AMI = AmiLogin("harness", "harness-ami")
+
+
+class GatewayNotAsked(TopologyError):
+    """The harness has no way to ask this gateway (an external gateway without an AMI
+    login): what needs its state is reported as not checked."""
+
+
+@dataclass
+class GatewayControl:
+    config: TopologyConfig
+    engine: Engine
+    _adapter: Any = field(default=None, repr=False)
+
+    @property
+    def profile(self) -> GatewayProfile | None:
+        return self.config.profile
+
+    @property
+    def login(self) -> AmiLogin | None:
+        return self.config.ami or (None if self.config.external else OWN_AMI)
+
+    @property
+    def ami_endpoint(self) -> tuple[str, int]:
+        if self.config.external:
+            return self.config.address("asterisk"), 5038
+        return "127.0.0.1", self.config.ami_port
+
+    def adapter(self) -> Any:
+        """The AMI adapter, logged in on first use (harness.gateway.adapter)."""
+        if self._adapter is None:
+            login = self.login
+            if login is None:
+                raise GatewayNotAsked(
+                    "no AMI login for the external gateway: give --gateway-ami USER:SECRET "
+                    "(a manager.conf user) to have its state checked"
+                )
+            from harness.gateway.adapter import GatewayAdapter
+            from harness.gateway.ami_client import AmiClient, AmiError
+
+            host, port = self.ami_endpoint
+            try:
+                client = AmiClient.connect(host, port, login.username, login.secret,
+                                           timeout=10)
+            except AmiError as exc:
+                raise TopologyError(str(exc)) from None
+            self._adapter = GatewayAdapter(client)
+        return self._adapter
+
+    def close(self) -> None:
+        if self._adapter is not None:
+            self._adapter.close()
+            self._adapter = None
+
+    def cli(self, command: str) -> str:
+        """A CLI command's output (`asterisk -rx` over AMI), e.g. 'core show channels'."""
+        from harness.gateway.ami_client import AmiError
+
+        try:
+            return str(self.adapter().cli(command))
+        except AmiError as exc:
+            self.close()  # a broken connection is opened again on the next question
+            raise TopologyError(f"the gateway did not answer {command!r}: {exc}") from None
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no channel is up (Hangup events awaited over AMI)."""
+        from harness.gateway.ami_client import AmiError
+
+        try:
+            return bool(self.adapter().wait_idle(timeout))
+        except AmiError as exc:
+            self.close()
+            raise TopologyError(f"waiting for the gateway to go idle failed: {exc}") from None
+
+    def reload(self, modules: tuple[str, ...] | None = None) -> None:
+        """Renders the run copy of the configuration into the gateway's /etc/asterisk and
+        reloads `modules` (the profile's by default). `module reload` returns once the
+        module has reloaded, so a call placed afterwards meets the new configuration."""
+        prof = self._own_profile("reloading its configuration")
+        render = self.engine.exec(
+            self.config.project, "asterisk", ["/usr/local/bin/entrypoint.sh", "render"]
+        )
+        if render.exit_code != 0:
+            raise TopologyError(f"rendering the gateway's configuration failed: {render.stderr}")
+        for module in modules or prof.reload_modules:
+            out = self.cli(f"module reload {module}")
+            if "reloaded successfully" not in out and "Reloading" not in out:
+                raise TopologyError(f"reloading {module} failed: {out.strip()}")
+
+    def register_again(self) -> None:
+        """Restarts the gateway's Skype for SIP registration (a fresh, challenged REGISTER)."""
+        prof = self._own_profile("restarting its registration")
+        self.cli(prof.register_again)
+
+    def state(self) -> dict[str, str]:
+        """What the gateway was doing (for a failed call's report): command -> output."""
+        prof = self.profile
+        commands = prof.state_commands if prof else ("core show channels verbose",)
+        out: dict[str, str] = {}
+        for command in commands:
+            try:
+                out[command] = self.cli(command)
+            except TopologyError as exc:
+                out[command] = f"(could not run: {exc})"
+        return out
+
+    def _own_profile(self, what: str) -> GatewayProfile:
+        prof = self.profile
+        if prof is None:
+            raise GatewayNotAsked(
+                f"{what} needs a gateway the harness starts; the external gateway at "
+                f"{self.config.address('asterisk')} keeps its own configuration"
+            )
+        return prof
