@@ -179,6 +179,13 @@ def has_header(name: str) -> Predicate:
     return lambda e: e.msg.headers.get(name) is not None
 
 
+def has_credentials(e: CapturedSip) -> bool:
+    """Digest credentials, as a challenge is answered: Authorization after a 401,
+    Proxy-Authorization after a 407 (RFC 3261 22.2, 22.3; chan_sip and PJSIP challenge an
+    INVITE either way, depending on version and settings)."""
+    return has_header("Authorization")(e) or has_header("Proxy-Authorization")(e)
+
+
 def user_of(value: str | None) -> str | None:
     uri = uri_of(value)
     return uri.user if uri else None

@@ -87,13 +87,15 @@ class CaptureCheck:
 
 def check_capture(capture: Capture | str | Path, roles: Mapping[str, str] | None = None,
                   flow: str = "auto", *, deployment: bool = True,
-                  title: str | None = None) -> CaptureCheck:
+                  title: str | None = None, registered_contact: str | None = None,
+                  ) -> CaptureCheck:
     """The verdict of every call in ``capture``.
 
     ``roles``: address -> role display name (``harness.roles``), winning over recognition.
     ``flow``: ``"auto"`` (each call's own) or a key of ``FLOWS``, forced for every call.
     ``deployment=False`` is the suite's strict mode: the whole capture is one call of
-    ``flow`` (not ``"auto"``) and ``title`` names its verdict. Raises CaptureCheckError.
+    ``flow`` (not ``"auto"``) and ``title`` names its verdict. ``registered_contact``: the
+    Contact the gateway holds for the softphone (the Lync flows). Raises CaptureCheckError.
     """
     if flow != "auto" and flow not in FLOW_ROLES:
         raise CaptureCheckError(_unknown_flow(flow))
@@ -120,7 +122,8 @@ def check_capture(capture: Capture | str | Path, roles: Mapping[str, str] | None
     notes += [_unknown_call_note(c) for c in calls if c.flow not in FLOW_ROLES]
     checked = tuple(CheckedCall(c, check_call(c, _media_of(capture, known, i, deployment),
                                               recognition.roles, deployment=deployment,
-                                              title=title))
+                                              title=title,
+                                              registered_contact=registered_contact))
                     for i, c in enumerate(known))
     traffic = _traffic_note(messages, bool(checked)) if deployment else None
     if traffic:
@@ -147,7 +150,7 @@ def _deployment_calls(messages: Sequence[CapturedSip], recognition: Recognition,
 
 
 def check_call(call: DeploymentCall, capture: Capture, roles: Roles, *, deployment: bool = True,
-               title: str | None = None) -> Verdict:
+               title: str | None = None, registered_contact: str | None = None) -> Verdict:
     """One call checked by the suite's check function of its flow (``call.flow``), with
     the flow's parameters read from the call. ``title``: the verdict's flow name (default:
     the suite's name of the flow)."""
@@ -155,7 +158,7 @@ def check_call(call: DeploymentCall, capture: Capture, roles: Roles, *, deployme
     named = [m.with_roles(roles) for m in msgs if m.message is not None]
     if key in ("outbound", "inbound"):
         return check_lync_flow(msgs, capture, roles, path, key, title or FLOWS[key],
-                               deployment=deployment)
+                               deployment=deployment, registered_contact=registered_contact)
     if key == "lync-to-skype":
         dialled = call.number or _invite_user(named, MEDIATION, ASTERISK) or "?"
         target = _invite_user(named, ASTERISK, SKYPE) or "?"

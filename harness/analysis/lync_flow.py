@@ -3,7 +3,9 @@
 Both legs of the gateway are checked: the Lync trunk (Asterisk <-> Mediation Server, TCP)
 step by step as the seed's trace shows it, and the softphone's leg (UDP) for the messages
 that must match (INVITE relayed, 180/183, 200, ACK, hold and resume passed through, BYE
-relayed). Then the header rules, the SDP rules and the RTP rules on each leg.
+relayed). Then the header rules, the SDP rules and the RTP rules on each leg. Where the
+softphone is concerned the checks follow the RFCs a real phone follows, not one script
+(``phone_rules``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from harness.analysis.cursor import (
     Cursor,
     Predicate,
     direction_is,
-    has_header,
+    has_credentials,
     leg_cursor,
     parsed_events,
     req,
@@ -25,6 +27,15 @@ from harness.analysis.cursor import (
     user_of,
 )
 from harness.analysis.legs import LYNC_LEG, Leg, build_leg, lync_trunk, uri_of
+from harness.analysis.phone_rules import (
+    EXTENSION,
+    Registration,
+    check_invite_target,
+    check_phone_sdp,
+    check_uas_trying,
+    gateway_registration,
+    uri_equivalent,
+)
 from harness.analysis.rtp_rules import MediaTimeline, check_leg_media
 from harness.analysis.sdp_rules import (
     check_codecs,
@@ -44,10 +55,14 @@ LYNC_NUMBER = "+14255550150"
 
 def check_lync_flow(captured: Sequence[CapturedSip], media: Capture, roles: Roles,
                     pcap: Path | None, direction: str, flow: str, *,
-                    deployment: bool = False) -> Verdict:
+                    deployment: bool = False, registered_contact: str | None = None) -> Verdict:
     """`direction`: 'outbound' (softphone calls Lync) or 'inbound' (Lync calls 1000).
     `deployment`: a capture from elsewhere, which may hold one leg only or begin mid-call:
-    what it does not hold is reported as not checked."""
+    what it does not hold is reported as not checked. `registered_contact`: the Contact the
+    gateway holds for extension 1000 (its registration state), for a capture that does not
+    hold the softphone's REGISTER; ValueError when it is not a SIP URI."""
+    gateway_state = (gateway_registration(registered_contact)
+                     if registered_contact is not None else None)
     v = Verdict(flow, pcap, family="Lync", one_leg_ok=deployment)
     events = parsed_events(v, captured, roles)
     lync = lync_trunk(events, mid_dialog=deployment)
@@ -59,13 +74,16 @@ def check_lync_flow(captured: Sequence[CapturedSip], media: Capture, roles: Role
     if direction == "outbound":
         _outbound_steps(v, lync, phone, timeline)
     else:
-        _inbound_steps(v, lync, phone, timeline)
+        _inbound_steps(v, lync, phone, timeline, gateway_state)
     for leg in (lync, phone):
         if leg.events:
             check_leg_headers(v, leg, gateway=ASTERISK)
             check_codecs(v, leg, senders=(ASTERISK, MEDIATION))
+            if leg is phone:
+                check_phone_sdp(v, leg, SOFTPHONE)
             check_origin_versions(v, leg)
-            check_directions(v, leg)
+            # The softphone's answers are judged with its SDP, and named as its own.
+            check_directions(v, leg, answerers=(ASTERISK, MEDIATION))
     check_leg_media(v, media, lync, timeline.of(LYNC_LEG))
     check_leg_media(v, media, phone, timeline.of(PHONE_LEG))
     return v
@@ -80,8 +98,11 @@ def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Pr
     if invite is not None:
         v.equal("1", c.leg.name, "INVITE transport", c.leg.transport, invite.transport,
                 invite.frame)
-    c.expect("2", "100 Trying", resp(100, "INVITE", callee), f"100 Trying from {callee}",
-             advance=False, initial=True)
+    if callee == SOFTPHONE and invite is not None:
+        check_uas_trying(c, invite, callee)  # a phone owes 100 only as RFC 3261 17.2.1 says
+    else:
+        c.expect("2", "100 Trying", resp(100, "INVITE", callee), f"100 Trying from {callee}",
+                 advance=False, initial=True)
     if lync_style:
         # The seed's steps 3 and 4: 183 Session Progress without SDP, then 180 Ringing.
         p183 = c.expect("3", "183 Session Progress", resp(183, "INVITE", callee),
@@ -100,7 +121,12 @@ def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Pr
     if ok is not None and ack is not None:
         contact = uri_of(ok.msg.headers.get("Contact"))
         ack_uri = request_of(ack).uri
-        v.check("6", c.leg.name, "ACK Request-URI", contact is not None and ack_uri == str(contact),
+        try:
+            # RFC 3261 12.2.1.1: the remote target, compared as URIs are (19.1.4).
+            same = contact is not None and uri_equivalent(request_of(ack).sip_uri, contact)
+        except ValueError:
+            same = False
+        v.check("6", c.leg.name, "ACK Request-URI", same,
                 f"the 200's Contact URI {contact}", ack_uri, ack.frame)
         if contact is not None:
             host = contact.maddr or contact.host
@@ -172,7 +198,7 @@ def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) 
     pc = leg_cursor(v, phone)
     p_inv, p_ok = _call_setup(
         v, pc, SOFTPHONE, ASTERISK,
-        has_header("Authorization"),
+        has_credentials,
         f"INVITE {LYNC_NUMBER} with credentials from the softphone (seed step 1)", lync_style=False)
     if p_inv is not None:
         v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, ruri_user(p_inv), p_inv.frame)
@@ -190,7 +216,8 @@ def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) 
     _after_answer(v, lc, pc, ok, p_ok, timeline)
 
 
-def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
+def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline,
+                   gateway_state: Registration | None) -> None:
     lc = leg_cursor(v, lync)
     inv, ok = _call_setup(v, lc, MEDIATION, ASTERISK, lambda e: True,
                           "INVITE +1000 from the Mediation Server", lync_style=False)
@@ -198,9 +225,9 @@ def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -
         v.equal("1", LYNC_LEG, "Request-URI user", "+1000", ruri_user(inv), inv.frame)
     pc = leg_cursor(v, phone)
     p_inv, p_ok = _call_setup(v, pc, ASTERISK, SOFTPHONE, lambda e: True,
-                              "INVITE 1000 relayed to the softphone", lync_style=False)
+                              f"INVITE {EXTENSION} relayed to the softphone", lync_style=False)
     if p_inv is not None:
-        v.equal("1", PHONE_LEG, "Request-URI user", "1000", ruri_user(p_inv), p_inv.frame)
+        check_invite_target(v, phone, p_inv, SOFTPHONE, gateway_state)
         v.equal("1", PHONE_LEG, "caller number (+ dropped toward the softphone)", LYNC_NUMBER[1:],
                 user_of(p_inv.msg.headers.get("From")), p_inv.frame)
     _after_answer(v, lc, pc, ok, p_ok, timeline)

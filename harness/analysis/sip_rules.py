@@ -149,10 +149,17 @@ def _cseq(v: Verdict, leg: Leg, started_late: bool = False) -> None:
     for side in leg.roles:
         last: int | None = None
         last_invite: CapturedSip | None = None
+        sent: set[tuple[int, str, str | None]] = set()
         for e in leg.requests(sender=side):
             number, method = e.msg.cseq
             if method != e.msg.method:
                 problems.append((e, f"CSeq method {method} on a {e.msg.method}"))
+            transaction = (number, method, e.msg.via_branch)
+            if method != "ACK" and transaction in sent:
+                # A retransmission (RFC 3261 17.1.1.2, 17.1.2.2: timers A and E), of a BYE
+                # as much as of an INVITE: the same transaction, not a later request.
+                continue
+            sent.add(transaction)
             if method == "ACK":
                 if last_invite is None and started_late:
                     continue  # the ACK of an INVITE sent before the capture began
@@ -163,9 +170,7 @@ def _cseq(v: Verdict, leg: Leg, started_late: bool = False) -> None:
                 continue
             if method == "CANCEL":
                 continue
-            if last is not None and number <= last and not (
-                method == "INVITE" and last_invite is not None and number == last_invite.cseq
-                and e.msg.via_branch == last_invite.msg.via_branch):  # a retransmission
+            if last is not None and number <= last:
                 problems.append((e, f"CSeq {number} after {last}"))
             last = max(last or number, number)
             if method == "INVITE":

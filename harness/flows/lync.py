@@ -80,9 +80,15 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallR
                    wanted, problems)
 
 
-def verify(run: CallRun, direction: Literal["outbound", "inbound"]) -> Verdict:
+def verify(run: CallRun, direction: Literal["outbound", "inbound"], *,
+           registered_contact: str | None = None) -> Verdict:
     """Checks the seed's steps on both legs of the run's pcap, through the engine of
-    `harness check` (the whole pcap as the one call, the topology's roles, strict)."""
+    `harness check` (the whole pcap as the one call, the topology's roles, strict).
+    `registered_contact`: the Contact the gateway holds for 1000 (its registration state,
+    e.g. from AMI), where the pcap does not hold the softphone's REGISTER (a phone that
+    registered before the capture began): the inbound INVITE's Request-URI is checked
+    against it."""
     return verdict_of(run, lambda capture: check_capture(
-        capture, run.roles.by_address, direction, deployment=False, title=run.flow
+        capture, run.roles.by_address, direction, deployment=False, title=run.flow,
+        registered_contact=registered_contact,
     ).calls[0].verdict)
