@@ -179,6 +179,8 @@ build asterisk16 "$here/asterisk" "$here/asterisk/Dockerfile" --build-arg BASE=s
 build mediation "$repo" "$here/mediation/Dockerfile"
 build capture "$here/capture" "$here/capture/Dockerfile"
 build softphone "$here/softphone" "$here/softphone/Dockerfile"
+# --softphone baresip: a real SIP phone in X-Lite's place
+build baresip "$here/baresip" "$here/baresip/Dockerfile"
 build xmpp "$here/xmpp" "$here/xmpp/Dockerfile"
 
 step "ready (bootstrap took $SECONDS s)"

@@ -85,6 +85,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the gateway's AMI login (manager.conf); for an external gateway, without it the "
         "checks that need its own state are reported as not checked",
     )
+    group.addoption(
+        "--softphone",
+        default=None,
+        choices=("sipp", "baresip"),
+        help="the softphone in X-Lite's place: sipp (scripted, default) or baresip (a real "
+        "SIP phone); or HARNESS_SOFTPHONE",
+    )
     parser.addini("harness_gateway", "default for --gateway", default="")
     parser.addini("harness_gateway_config", "default for --gateway-config (relative to the "
                   "rootdir)", default="")
@@ -157,6 +164,7 @@ def topology_config(config: pytest.Config) -> TopologyConfig:
         gateway=opts.gateway or env_or_ini.get("gateway"),
         gateway_config=gateway_config,
         gateway_address=opts.gateway_address,
+        softphone=opts.softphone,
         ami=AmiLogin.parse(opts.gateway_ami) if opts.gateway_ami else None,
     )
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from harness.analysis.deployment import check_capture
 from harness.analysis.verdict import Verdict
+from harness.flows import phone
 from harness.flows.run import CallPcap, CallRun, Simulators, last_call, prepare, verdict_of
 from harness.peers.client import Behaviour, JsonValue
 from harness.topology.sipp import SippResult
@@ -40,13 +41,19 @@ def outbound(topology: Topology, pcap: CallPcap, sipp_timeout_s: int = 30,
     sims = Simulators.of(topology)
     prepare(sims.mediation, **wanted)
     problems: list[str] = []
-    sipp = topology.softphone.run("softphone_uac_call_lync.xml", pcap.label,
-                                  service="+14255550150", timeout_s=sipp_timeout_s)
+    dialled: phone.PhoneCall | SippResult
+    if topology.config.softphone == "baresip":
+        dialled = phone.calls(topology, "+14255550150", timeout_s=sipp_timeout_s)
+        sipp = None
+    else:
+        sipp = topology.softphone.run("softphone_uac_call_lync.xml", pcap.label,
+                                      service="+14255550150", timeout_s=sipp_timeout_s)
+        dialled = sipp
     # A failed call may never have reached the Mediation Server: do not wait long for it.
-    call = last_call(sims.mediation, problems, timeout_s=10 if sipp.ok else 1)
+    call = last_call(sims.mediation, problems, timeout_s=10 if dialled.ok else 1)
     pcap.stop()
-    if not sipp.ok:
-        problems.append(sipp.describe())
+    if not dialled.ok:
+        problems.append(dialled.describe())
     return CallRun("outbound: softphone -> Asterisk -> Lync", pcap, sipp, call, sims.roles,
                    wanted, problems)
 
@@ -58,6 +65,8 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallR
     prepare(sims.mediation)
     label = pcap.label
     problems: list[str] = []
+    if topology.config.softphone == "baresip":
+        return _inbound_to_baresip(topology, pcap, sims, wanted)
     # X-Lite registers first, from its Contact's port as a phone does (a registrar may
     # route to the REGISTER's source: chan_sip does); the answering SIPp binds it afterwards.
     reg = topology.softphone.run("softphone_register.xml", f"{label}-register", service="1000")
@@ -80,6 +89,28 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallR
                    wanted, problems)
 
 
+def _inbound_to_baresip(topology: Topology, pcap: CallPcap, sims: Simulators,
+                        wanted: Behaviour) -> CallRun:
+    """baresip registered when it started, as X-Lite does when it logs on: the gateway's
+    registration state says where it routes 1000 (the pcap has no REGISTER)."""
+    problems: list[str] = []
+    reg = phone.registered(topology)
+    if not reg.ok:
+        problems.append("registration failed: " + reg.describe())
+    contact = topology.gateway.adapter().peer_state("1000").contact
+    answered: list[phone.PhoneCall] = []
+    answering = threading.Thread(target=lambda: answered.append(phone.answers(topology, 30)))
+    answering.start()
+    sims.mediation.place_call("+1000", **{"from": "+14255550150", **wanted})
+    answering.join(60)
+    call = last_call(sims.mediation, problems)
+    pcap.stop()
+    if not answered or not answered[0].ok:
+        problems.append(answered[0].describe() if answered else "baresip did not answer")
+    return CallRun("inbound: Lync -> Asterisk -> softphone", pcap, None, call, sims.roles,
+                   wanted, problems, registered_contact=contact)
+
+
 def verify(run: CallRun, direction: Literal["outbound", "inbound"], *,
            registered_contact: str | None = None) -> Verdict:
     """Checks the seed's steps on both legs of the run's pcap, through the engine of
@@ -90,5 +121,5 @@ def verify(run: CallRun, direction: Literal["outbound", "inbound"], *,
     against it."""
     return verdict_of(run, lambda capture: check_capture(
         capture, run.roles.by_address, direction, deployment=False, title=run.flow,
-        registered_contact=registered_contact,
+        registered_contact=registered_contact or run.registered_contact,
     ).calls[0].verdict)

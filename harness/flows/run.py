@@ -69,6 +69,8 @@ class CallRun:
     roles: Roles
     behaviour: Behaviour
     problems: list[str] = field(default_factory=list)
+    # where the gateway routes the softphone's extension, when the pcap holds no REGISTER
+    registered_contact: str | None = None
 
 
 @dataclass(frozen=True)

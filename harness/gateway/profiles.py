@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.gateway.adapter import Driver
+
 __all__ = ["EXTERNAL", "Fault", "GatewayProfile", "ProfileError", "profile", "profile_names"]
 
 EXTERNAL = "external"
@@ -48,6 +50,8 @@ class GatewayProfile:
     # the seed's troubleshooting view of the trunk in this driver's CLI: the command and
     # what its line for to_lync must look like when the trunk is qualified and answers
     trunk_view: tuple[str, str] = ("", "")
+    # the SIP channel driver, for the AMI adapter's peer-state actions
+    driver: Driver = "pjsip"
     build_args: tuple[tuple[str, str], ...] = ()
 
 
@@ -100,6 +104,7 @@ _CHANSIP = GatewayProfile(
     reload_modules=("chan_sip.so", "pbx_config.so"),
     state_commands=("sip show peers", "sip show registry", "core show channels verbose"),
     register_again="sip reload",
+    driver="chan_sip",
     # seed, "Troubleshooting": `sip show peers` ... to_lync ... OK (1 ms)
     trunk_view=("sip show peers", r"^to_lync\s.*\bOK \(\d+ ms\)"),
     user_agent=r"Asterisk PBX 16\.",

@@ -96,6 +96,10 @@ class Compose:
         mounts = engine.mount_sources(self.config.project)
         if str(self.config.reports_dir) not in mounts.get("capture", set()):
             return False
+        phone_image = "sipharness/baresip:" if self.config.softphone == "baresip" else (
+            "sipharness/softphone:")
+        if not (engine.image_of(self.config.project, "softphone") or "").startswith(phone_image):
+            return False
         prof = self.config.profile
         if prof is None:
             return True

@@ -16,6 +16,8 @@ from harness.topology.assets import Assets
 __all__ = ["HOST_NUMBERS", "ROLE_NAMES", "ConfigError", "TopologyConfig", "role_names"]
 
 DEFAULT_GATEWAY = "asterisk22-pjsip"
+# The softphone in X-Lite's place: SIPp (scripted, the default) or baresip (a real phone)
+SOFTPHONES = ("sipp", "baresip")
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,7 @@ class TopologyConfig:
     skype_port: int = 18070
     xmpp_port: int = 15222
     ami_port: int = 15038
+    phone_port: int = 18040
     # the project folder: files are looked up here first, then among the packaged defaults
     root: Path = field(default_factory=Path.cwd)
     reports: Path | None = None
@@ -58,6 +61,7 @@ class TopologyConfig:
     # the gateway's manager (AMI) login; the harness's own gateways have theirs in
     # manager.conf, an external gateway is asked only when this is given
     ami: AmiLogin | None = None
+    softphone: str = "sipp"
 
     def __post_init__(self) -> None:
         try:
@@ -69,7 +73,12 @@ class TopologyConfig:
             ) from None
         if net.version != 4:
             raise ConfigError("the topology subnet must be IPv4")
-        for name in ("mediation_port", "capture_port", "skype_port", "xmpp_port", "ami_port"):
+        if self.softphone not in SOFTPHONES:
+            raise ConfigError(
+                f"unknown softphone {self.softphone!r}: choose one of {', '.join(SOFTPHONES)}"
+            )
+        for name in ("mediation_port", "capture_port", "skype_port", "xmpp_port", "ami_port",
+                     "phone_port"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{name} {port} is not a TCP port (1-65535)")
@@ -155,8 +164,11 @@ class TopologyConfig:
         """The peers, then either the gateway with the capture in its namespace, or the
         capture on the bridge in front of an external gateway."""
         overlay = "external.yaml" if self.external else "gateway.yaml"
-        return [self.assets.find("containers/compose.yaml"),
-                self.assets.find(f"containers/{overlay}")]
+        files = [self.assets.find("containers/compose.yaml"),
+                 self.assets.find(f"containers/{overlay}")]
+        if self.softphone == "baresip":
+            files.append(self.assets.find("containers/softphone-baresip.yaml"))
+        return files
 
     @property
     def bridge(self) -> str:
@@ -177,6 +189,8 @@ class TopologyConfig:
             HARNESS_SKYPE_PORT=str(self.skype_port),
             HARNESS_XMPP_PORT=str(self.xmpp_port),
             HARNESS_AMI_PORT=str(self.ami_port),
+            HARNESS_PHONE_PORT=str(self.phone_port),
+            HARNESS_BARESIP_FIXTURES=str(self.assets.find("fixtures/baresip")),
             HARNESS_PROSODY_FIXTURES=str(self.assets.find("fixtures/prosody")),
             HARNESS_REPORTS=str(self.reports_dir),
             HARNESS_ASTERISK_FIXTURES=str(self.asterisk_fixtures),
@@ -192,7 +206,8 @@ class TopologyConfig:
         env = os.environ
         for key, attr in (("HARNESS_PROJECT", "project"), ("HARNESS_NET_PREFIX", "net_prefix"),
                           ("HARNESS_GATEWAY", "gateway"),
-                          ("HARNESS_GATEWAY_ADDRESS", "gateway_address")):
+                          ("HARNESS_GATEWAY_ADDRESS", "gateway_address"),
+                          ("HARNESS_SOFTPHONE", "softphone")):
             if env.get(key):
                 values[attr] = env[key]
         for key, attr in (
@@ -201,6 +216,7 @@ class TopologyConfig:
             ("HARNESS_SKYPE_PORT", "skype_port"),
             ("HARNESS_XMPP_PORT", "xmpp_port"),
             ("HARNESS_AMI_PORT", "ami_port"),
+            ("HARNESS_PHONE_PORT", "phone_port"),
         ):
             if key in env:
                 try:

@@ -60,7 +60,8 @@ class GatewayControl:
                                            timeout=10)
             except AmiError as exc:
                 raise TopologyError(str(exc)) from None
-            self._adapter = GatewayAdapter(client)
+            prof = self.profile  # an external gateway's driver is found out over AMI
+            self._adapter = GatewayAdapter(client, prof.driver if prof else None)
         return self._adapter
 
     def close(self) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.topology.baresip import BaresipPhone
 from harness.topology.capture import CaptureControl
 from harness.topology.compose import Compose
 from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine
+from harness.topology.errors import TopologyError
 from harness.topology.gateway import GatewayControl
 from harness.topology.http import JsonClient
 from harness.topology.sipp import Softphone
@@ -24,6 +26,7 @@ class Topology:
     skype: JsonClient
     softphone: Softphone
     gateway: GatewayControl
+    _phone: BaresipPhone | None = None
     started_here: bool = False
     up_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -67,7 +70,7 @@ class Topology:
         self.sync_fixtures()
         cfg = self.config
         self.notes.append(
-            f"gateway {cfg.gateway} at {cfg.address('asterisk')}"
+            f"gateway {cfg.gateway} at {cfg.address('asterisk')}, softphone {cfg.softphone}"
             + (f" with the configuration in {cfg.gateway_config}" if cfg.gateway_config else "")
         )
         was_up = self.compose.is_up()
@@ -79,7 +82,19 @@ class Topology:
         self.started_here = True
         self.notes.append(f"topology up in {self.up_seconds:.1f} s")
 
+    def phone(self) -> BaresipPhone:
+        """The baresip softphone's control connection (--softphone baresip), opened on
+        first use and kept: baresip serves one control connection at a time."""
+        if self.config.softphone != "baresip":
+            raise TopologyError("the softphone is SIPp here: --softphone baresip drives a phone")
+        if self._phone is None:
+            self._phone = BaresipPhone(port=self.config.phone_port, timeout_s=10).connect()
+        return self._phone
+
     def down(self) -> None:
+        if self._phone is not None:
+            self._phone.close()
+            self._phone = None
         self.gateway.close()
         self.compose.down()
 
