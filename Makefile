@@ -11,19 +11,25 @@ setup:
 GATEWAY ?= asterisk22-pjsip
 SECOND := asterisk16-chansip
 
-callflow: setup
-	$(PYTEST) -m callflow --gateway $(GATEWAY)
+# The softphone in X-Lite's place: sipp (default) or baresip.
+SOFTPHONE ?= sipp
 
-# Every test on the default gateway, then the gateway suites again on the seed's own
-# chan_sip configuration (Asterisk 16), in reports/$(SECOND)/. Both run; either failing
-# fails the target.
+callflow: setup
+	$(PYTEST) -m callflow --gateway $(GATEWAY) --softphone $(SOFTPHONE)
+
+# Every test on the default gateway with SIPp as the softphone; then the gateway suites
+# again on the seed's own chan_sip configuration (Asterisk 16), in reports/$(SECOND)/; then
+# the call flows with baresip, a real phone, in X-Lite's place, in reports/baresip/. All
+# three run; any failing fails the target.
 test: setup lint
 	$(PYTEST); first=$$?; \
 	$(PYTEST) -m "(callflow or integration) and not standalone" --gateway $(SECOND) \
 	  --reports-dir reports/$(SECOND) --junitxml=reports/$(SECOND)/junit.xml \
 	  --alluredir=reports/$(SECOND)/allure-results; second=$$?; \
-	echo "make test: all tests on asterisk22-pjsip exit $$first; gateway suites on $(SECOND) exit $$second"; \
-	[ $$first -eq 0 ] && [ $$second -eq 0 ]
+	$(PYTEST) -m callflow --softphone baresip --reports-dir reports/baresip \
+	  --junitxml=reports/baresip/junit.xml --alluredir=reports/baresip/allure-results; third=$$?; \
+	echo "make test: all tests (asterisk22-pjsip, SIPp) exit $$first; gateway suites on $(SECOND) exit $$second; call flows with baresip exit $$third"; \
+	[ $$first -eq 0 ] && [ $$second -eq 0 ] && [ $$third -eq 0 ]
 
 # ruff and mypy (strict on sip/, capture/, analysis/ and the plugin: pyproject.toml).
 lint:
