@@ -1,12 +1,23 @@
 """One call's RTP endpoint: a PCMU tone every 20 ms on an absolute schedule, RFC 4733 DTMF,
 and receive counters.
 
-Sending: packet n leaves at ``start + n * ptime`` (``loop.time()``), with timestamp
-``ts0 + n * 160``; the sequence number grows by one per packet sent. Pausing (hold) stops
-the schedule; resuming re-joins the same grid, so the timestamp keeps tracking wall time
-while the sequence stays continuous, and sets the marker bit on the first packet of the
-new talkspurt (the very first packet has it too). One random SSRC per session (= per call
-direction). DTMF events replace voice packets while they last.
+Sending: packet n belongs to the slot that starts at ``start + n * ptime`` on the event
+loop's clock, and its timestamp is ``ts0 + n * 160``; the sequence number grows by one per
+packet sent. When the process was stalled (a loaded machine), the sender never sends its
+backlog in a burst (``SendSchedule``): it catches up a packet every 10 ms, so a stall of up
+to two packet times leaves every packet and timestamp in place and no interval over three
+packet times. After a longer stall, whose gap is there anyway, or when 200 ms behind, it
+drops the packets whose slots have passed and sends the current slot's. That is what
+RFC 3550 section 5.1 describes for blocks not transmitted: the timestamp advances by 160
+per block "regardless of whether the block is transmitted in a packet or dropped", the
+sequence number only per packet sent (so a receiver counts no loss the network did not
+cause, and the timestamp keeps following the sampling clock); RFC 3551 section 4.1 asks for
+the marker bit on the first packet after packets were not sent contiguously. Each stall of
+a packet time or more is reported as an ``rtp_late`` event. Pausing (hold) stops the
+schedule; resuming re-joins the same grid (marker set), so the timestamp keeps tracking
+wall time while the sequence stays continuous. The very first packet has the marker too.
+One random SSRC per session (= per call direction). DTMF events replace voice packets
+while they last.
 """
 
 from __future__ import annotations
@@ -25,7 +36,13 @@ from harness.rtp.tone import ToneGenerator
 
 PTIME_S = 0.020
 SAMPLES_PER_PACKET = 160
-MAX_LAG_S = 0.2  # behind schedule by more than this: skip ahead instead of bursting
+# After a stall, the sender catches up a packet every 10 ms; it drops what it missed instead
+# when the stall left a gap over three packet times (more than a receiver's jitter buffer
+# of a few packets hides, so the stream is broken there anyway), or when it is 200 ms
+# behind.
+MIN_GAP_S = PTIME_S / 2
+CATCH_UP_S = 2 * PTIME_S
+MAX_LAG_S = 0.2
 
 EventFn = Callable[[str, str], None]
 
@@ -41,6 +58,61 @@ class RtpStats:
     dtmf_sent: str = ""
     dtmf_received: str = ""
     last_source: tuple[str, int] | None = None
+    packets_skipped: int = 0  # dropped: their slots passed while the process was stalled
+
+
+@dataclass
+class SendSchedule:
+    """When each packet goes: slot n starts at ``start + n * ptime``; ``tick`` is the next
+    packet to send. Times are passed in (no clock is read here).
+
+    A packet is due at its slot's start, or ``min_gap`` after the previous one when that is
+    later: a sender that fell behind catches up at twice the packet rate, never in a burst.
+    It drops the packets whose slots have passed instead, and goes on with the slot it is
+    in (``take``), when the previous packet went more than ``ptime + catch_up`` ago, or
+    when it is more than ``max_lag`` behind.
+    """
+
+    ptime: float = PTIME_S
+    catch_up: float = CATCH_UP_S
+    min_gap: float = MIN_GAP_S
+    max_lag: float = MAX_LAG_S
+    start: float | None = None
+    tick: int = 0
+    last: float | None = None  # when the previous packet went
+
+    def join(self, now: float) -> None:
+        """Start sending at ``now``: the grid begins here the first time; after a pause the
+        next slot that has not begun yet is the next one sent."""
+        if self.start is None:
+            self.start, self.tick = now, 0
+        else:
+            self.tick = max(self.tick, math.ceil((now - self.start) / self.ptime))
+
+    def slot(self, tick: int) -> float:
+        assert self.start is not None, "join() first"
+        return self.start + tick * self.ptime
+
+    def due(self) -> float:
+        """When packet ``tick`` may go."""
+        slot = self.slot(self.tick)
+        return slot if self.last is None else max(slot, self.last + self.min_gap)
+
+    def take(self, now: float) -> int:
+        """Packet ``tick`` goes at ``now``, or, after a long gap or far behind, the packet of
+        the slot ``now`` falls in. Returns the packets dropped."""
+        lag = now - self.slot(self.tick)
+        gap = 0.0 if self.last is None else now - self.last
+        if lag <= self.catch_up or (gap <= self.ptime + self.catch_up and lag <= self.max_lag):
+            return 0
+        current = math.floor((now - self.slot(0)) / self.ptime)
+        skipped = max(current - self.tick, 0)
+        self.tick += skipped
+        return skipped
+
+    def sent(self, now: float) -> None:
+        self.tick += 1
+        self.last = now
 
 
 @dataclass
@@ -91,8 +163,8 @@ class RtpSession:
     _ts0: int = field(default_factory=lambda: random.getrandbits(32))
     _remote: tuple[str, int] | None = None
     _wanted: bool = False
-    _start: float | None = None
-    _tick: int = 0
+    _schedule: SendSchedule = field(default_factory=SendSchedule)
+    _frame: bytes | None = None  # the next voice payload, made before the wait for its slot
     _go: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _closed: bool = False
@@ -214,28 +286,36 @@ class RtpSession:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        schedule = self._schedule
         while not self._closed:
             await self._go.wait()
-            now = loop.time()
-            if self._start is None:
-                self._start = now
-                self._tick = 0
-            else:
-                self._tick = max(self._tick, math.ceil((now - self._start) / PTIME_S))
+            schedule.join(loop.time())
             marker = True
             while self._go.is_set() and not self._closed:
-                target = self._start + self._tick * PTIME_S
-                delay = target - loop.time()
+                if self._frame is None:
+                    # Made before the wait: between the wake-up and the send there is only
+                    # the header to pack, so a stall has less room to land in.
+                    self._frame = self.tone.frame(SAMPLES_PER_PACKET)
+                planned = schedule.due()
+                delay = planned - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                     if not self._go.is_set() or self._closed:
                         break
-                elif -delay > MAX_LAG_S:
-                    self._tick = math.ceil((loop.time() - self._start) / PTIME_S)
-                    continue
-                self._send_tick(marker)
+                now = loop.time()
+                skipped = schedule.take(now)
+                if skipped:
+                    marker = True  # RFC 3551 4.1: first packet after a break in sending
+                    self._skip_event_updates(skipped)
+                self._send_tick(schedule.tick, marker)
                 marker = False
-                self._tick += 1
+                schedule.sent(now)
+                # Reported after the send (it takes time): each stall of a packet time or
+                # more, once, with what the schedule did about it.
+                self.stats.packets_skipped += skipped
+                if now - planned >= PTIME_S:
+                    self.on_event("rtp_late", f"woke {(now - planned) * 1000:.1f} ms late: "
+                                  + (f"{skipped} packets not sent" if skipped else "catching up"))
 
     def _timestamp(self, tick: int) -> int:
         return (self._ts0 + tick * SAMPLES_PER_PACKET) & 0xFFFFFFFF
@@ -253,19 +333,17 @@ class RtpSession:
         self.stats.packets_sent += 1
         self.stats.bytes_sent += len(payload)
 
-    def _send_tick(self, marker: bool) -> None:
+    def _send_tick(self, tick: int, marker: bool) -> None:
         if self._event is None and self._jobs and self.dtmf_payload_type is not None:
             job = self._jobs[0]
-            if self._tick >= job.not_before_tick:
+            if tick >= job.not_before_tick:
                 digit = job.digits.popleft()
                 plan = event_plan(
                     digit_to_event(digit),
                     duration_samples=job.duration_ms * 8,
                     step_samples=SAMPLES_PER_PACKET,
                 )
-                self._event = _ActiveEvent(
-                    digit, self._timestamp(self._tick), self._tick, deque(plan)
-                )
+                self._event = _ActiveEvent(digit, self._timestamp(tick), tick, deque(plan))
                 self.on_event("dtmf_start", digit)
         elif self._jobs and self.dtmf_payload_type is None:
             job = self._jobs.popleft()
@@ -274,12 +352,18 @@ class RtpSession:
         if self._event is not None and self.dtmf_payload_type is not None:
             self._send_event_tick(self._event, self.dtmf_payload_type)
             return
-        self._emit(
-            self.payload_type,
-            self.tone.frame(SAMPLES_PER_PACKET),
-            self._timestamp(self._tick),
-            marker,
-        )
+        frame = self._frame if self._frame is not None else self.tone.frame(SAMPLES_PER_PACKET)
+        self._frame = None
+        self._emit(self.payload_type, frame, self._timestamp(tick), marker)
+
+    def _skip_event_updates(self, skipped: int) -> None:
+        """Slots missed during a DTMF event drop its duration updates with them; the end
+        packets always go (RFC 4733 2.5.1.4: they are what a receiver must not miss)."""
+        event = self._event
+        if event is None:
+            return
+        for _ in range(min(skipped, len(event.plan) - 1)):
+            event.plan.popleft()
 
     def _send_event_tick(self, event: _ActiveEvent, payload_type: int) -> None:
         for payload in event.plan.popleft():
