@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             states = topo.compose.states()
             for service in topo.compose.services:
                 print(f"  {service:10} {states.get(service, 'not running')}")
-            return 0 if all(states.get(s) == "healthy" for s in topo.compose.services) else 1
+            return 0 if all(states.get(s) == "running" for s in topo.compose.services) else 1
         else:
             if args.service not in topo.compose.services:
                 names = ", ".join(topo.compose.services)

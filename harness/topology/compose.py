@@ -1,4 +1,4 @@
-"""The compose lifecycle: up (reused when already up), health, logs, down.
+"""The compose lifecycle: up (reused when already up), readiness, logs, down.
 
 Prefers compose v2 (`docker compose`), falls back to docker-compose v1; the compose file
 stays within what both accept. Containers are found by compose's labels, never by name.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine
 from harness.topology.errors import TopologyError
+from harness.topology.ready import Readiness
 
 __all__ = ["PEERS", "Compose", "TopologyError", "find_compose", "services"]
 
@@ -76,7 +77,7 @@ class Compose:
         return result.stdout
 
     def states(self) -> dict[str, str]:
-        """Service -> 'healthy' | 'starting' | 'unhealthy' | 'running' | 'exited' ..."""
+        """Service -> 'running' | 'exited' | 'created' ... (Docker's container status)."""
         return Engine.connect().service_states(self.config.project)
 
     @property
@@ -84,13 +85,13 @@ class Compose:
         return services(self.config)
 
     def is_up(self) -> bool:
-        """Every service healthy, the same set of them (the same gateway mode), the same
+        """Every service running, the same set of them (the same gateway mode), the same
         gateway image, and started for this checkout (same fixtures and reports folders):
         a topology left up by another checkout would write pcaps elsewhere."""
         engine = Engine.connect()
         states = engine.service_states(self.config.project)
         if set(states) != set(self.services) or not all(
-            states.get(s) == "healthy" for s in self.services
+            states.get(s) == "running" for s in self.services
         ):
             return False
         mounts = engine.mount_sources(self.config.project)
@@ -109,40 +110,19 @@ class Compose:
         )
 
     def up(self, timeout: float = 120) -> float:
-        """Brings every service up and healthy; returns the seconds it took."""
+        """Brings every service up and ready; returns the seconds it took. The peers
+        first: the gateway registers to Skype, qualifies the trunk and logs on to XMPP as
+        it starts, so they must answer by then (as the seed's servers do)."""
         self.config.reports_dir.mkdir(parents=True, exist_ok=True)
         (self.config.reports_dir / "asterisk-log").mkdir(exist_ok=True)
         start = time.monotonic()
+        ready = Readiness(Engine.connect(), self.config.project)
         # a topology of another gateway mode leaves services compose no longer lists
-        extra = ["--remove-orphans"]
-        if self.command == ["docker", "compose"]:
-            self.check(
-                "up",
-                "-d",
-                "--no-build",
-                *extra,
-                "--wait",
-                "--wait-timeout",
-                str(int(timeout)),
-                timeout=timeout + 30,
-            )
-        else:
-            self.check("up", "-d", "--no-build", *extra, timeout=timeout)
-            self._wait_healthy(start + timeout)
+        self.check("up", "-d", "--no-build", "--remove-orphans", *PEERS, timeout=timeout)
+        ready.wait(PEERS, timeout)
+        self.check("up", "-d", "--no-build", "--remove-orphans", timeout=timeout)
+        ready.wait(self.services, start + timeout - time.monotonic())
         return time.monotonic() - start
-
-    def _wait_healthy(self, deadline: float) -> None:
-        # docker-compose v1 has no --wait: watch the health states the engine reports.
-        while True:
-            states = self.states()
-            if all(states.get(s) == "healthy" for s in self.services):
-                return
-            bad = {s: v for s, v in states.items() if v in ("unhealthy", "exited", "dead")}
-            if bad or time.monotonic() > deadline:
-                raise TopologyError(
-                    f"services not healthy: {bad or states}; see `harness topology logs`"
-                )
-            time.sleep(0.25)
 
     def down(self, timeout: float = 120) -> None:
         self.check("down", "--volumes", "--remove-orphans", "--timeout", "3", timeout=timeout)

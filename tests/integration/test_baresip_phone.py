@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import socket
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,9 @@ from harness.roles import Roles
 from harness.sip.message import Request, Response
 from harness.topology.baresip import BaresipPhone, PhoneResult, account_lines
 from harness.topology.capture import CaptureControl
+from harness.topology.errors import TopologyError
 from harness.topology.http import JsonClient
+from harness.topology.ready import READY_LABEL, wait_ready
 from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.standalone]
@@ -54,9 +55,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _health(interval_s: float, *test: str) -> dict[str, Any]:
-    return {"test": ["CMD", *test], "interval": int(interval_s * 1e9),
-            "timeout": 5_000_000_000, "retries": 60}
+def _ready(probe: str) -> dict[str, Any]:
+    """Readiness probed while the container starts, as the topology does (no Docker
+    healthcheck: it would keep probing during the calls)."""
+    return {"labels": {READY_LABEL: probe}, "healthcheck": {"test": ["NONE"]}}
 
 
 @dataclass
@@ -84,8 +86,8 @@ class Bench:
 
     def start(self, name: str, image: str, *, address: str | None = None,
               share_with: str | None = None, **create: Any) -> None:
-        """Creates and starts ``name``; returns once it is healthy (its health event is
-        awaited), or fails with the container's log."""
+        """Creates and starts ``name``; returns once it is ready (its probe passes), or
+        fails with the container's log."""
         host = dict(create.pop("host", {}))
         if share_with:
             host["network_mode"] = f"container:{share_with}"
@@ -94,19 +96,13 @@ class Bench:
         created = self.api.create_container(
             image, name=name, host_config=self.api.create_host_config(**host),
             networking_config=networking, **create)
-        since = int(time.time()) - 1
         self.api.start(created["Id"])
-        events = self.client.events(
-            decode=True, since=since, until=int(time.time()) + HEALTH_S,
-            filters={"container": created["Id"], "event": ["health_status", "die"]})
-        for event in events:
-            status = event.get("status", "")
-            if status == "health_status: healthy":
-                return
-            if status == "die":
-                break
-        log = self.client.containers.get(name).logs(tail=30).decode(errors="replace")
-        pytest.fail(f"{name} did not become healthy within {HEALTH_S} s; its log:\n{log}")
+        try:
+            wait_ready(lambda: {name: self.client.containers.get(name)}, [name], HEALTH_S,
+                       logs_hint="docker logs {name}")
+        except TopologyError as exc:
+            log = self.client.containers.get(name).logs(tail=30).decode(errors="replace")
+            pytest.fail(f"{exc}; its log:\n{log}")
 
 
 @pytest.fixture(scope="module")
@@ -132,28 +128,29 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
                      f"--gateway={GATEWAY}:5060", "--rtp-ports=40000-40199",
                      "--domain=mediationsrv.contoso.com", "--tone-hz=1013"],
             ports=[8068], host={"port_bindings": {8068: ("127.0.0.1", bench.ports["mediation"])}},
-            healthcheck=_health(0.5, "python3", "-c", "import urllib.request as u; "
-                                "u.urlopen('http://127.0.0.1:8068/health', timeout=2)"))
+            **_ready("python3 -c \"import urllib.request as u; "
+                     "u.urlopen('http://127.0.0.1:8068/health', timeout=2)\""))
         bench.start(
             "bsip-asterisk", "sipharness/asterisk:latest", address=GATEWAY,
             environment=addresses, ports=[8090],
             host={"binds": {str(ROOT / "fixtures" / "asterisk"): {"bind": "/fixtures",
                                                                   "mode": "ro"}},
                   "port_bindings": {8090: ("127.0.0.1", bench.ports["capture"])}},
-            healthcheck=_health(0.5, "asterisk", "-rx", "core waitfullybooted"))
+            **_ready('asterisk -rx "core waitfullybooted"'))
         bench.start(
             "bsip-capture", "sipharness/capture:latest", share_with="bsip-asterisk",
             host={"cap_add": ["NET_ADMIN", "NET_RAW"],
                   "binds": {str(reports): {"bind": "/reports", "mode": "rw"}}},
-            healthcheck=_health(0.5, "python3", "-c", "import urllib.request as u; "
-                                "u.urlopen('http://127.0.0.1:8090/health', timeout=2)"))
+            **_ready("python3 -c \"import urllib.request as u; "
+                     "u.urlopen('http://127.0.0.1:8090/health', timeout=2)\""))
         # after the gateway: baresip registers as soon as it starts
         bench.start(
             "bsip-phone", "sipharness/baresip:latest", address=PHONE,
             environment={"GATEWAY_ADDR": GATEWAY, "SOFTPHONE_ADDR": PHONE}, ports=[4444],
             host={"binds": {str(ROOT / "fixtures" / "baresip"): {"bind": "/fixtures",
                                                                  "mode": "ro"}},
-                  "port_bindings": {4444: ("127.0.0.1", bench.ports["phone"])}})
+                  "port_bindings": {4444: ("127.0.0.1", bench.ports["phone"])}},
+            **_ready("/usr/local/bin/baresip-healthcheck"))
         yield bench
     finally:
         OUT.mkdir(parents=True, exist_ok=True)

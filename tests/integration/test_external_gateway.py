@@ -5,7 +5,6 @@ the gateway at its address, and asks it over AMI when given a login."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from harness.flows.run import CallPcap
 from harness.topology.config import AmiLogin, TopologyConfig
 from harness.topology.engine import Engine
 from harness.topology.gateway import GatewayControl, GatewayNotAsked
+from harness.topology.ready import READY_LABEL, wait_ready
 from harness.topology.topology import Topology
 from tests.support.paths import ROOT
 
@@ -26,7 +26,7 @@ NET = "192.168.118"
 
 def _lab_pbx(engine: Engine, config: TopologyConfig) -> object:
     """Asterisk 22 with the harness's PJSIP configuration, at .10 of the topology's
-    network, healthy (its healthcheck's event awaited, not polled)."""
+    network, ready (Asterisk fully booted; probed while it starts, as the topology does)."""
     api = engine.client.api
     addresses = {f"{role.upper()}_ADDR": f"{NET}.{n}" for role, n in (
         ("asterisk", 10), ("mediation", 20), ("skype", 30), ("softphone", 40), ("xmpp", 50))}
@@ -35,23 +35,15 @@ def _lab_pbx(engine: Engine, config: TopologyConfig) -> object:
         "sipharness/asterisk:latest",
         name=f"{config.project}-lab-pbx",
         environment=addresses,
-        healthcheck={"test": ["CMD", "asterisk", "-rx", "core waitfullybooted"],
-                     "interval": 500_000_000, "timeout": 5_000_000_000, "retries": 60},
+        labels={READY_LABEL: 'asterisk -rx "core waitfullybooted"'},
         host_config=api.create_host_config(
             binds={str(ROOT / "fixtures" / "asterisk"): {"bind": "/fixtures", "mode": "ro"}}),
         networking_config=api.create_networking_config(
             {network: api.create_endpoint_config(ipv4_address=f"{NET}.10")}),
     )
-    since = int(time.time()) - 1
     api.start(created["Id"])
-    events = engine.client.events(
-        decode=True, since=since, until=int(time.time()) + 60,
-        filters={"container": created["Id"], "event": "health_status"})
-    for event in events:
-        if event.get("status", "").endswith("healthy") and "unhealthy" not in event["status"]:
-            break
-    else:
-        raise AssertionError("the lab PBX did not become healthy within 60 s")
+    wait_ready(lambda: {"lab PBX": engine.client.containers.get(created["Id"])}, ["lab PBX"],
+               60, logs_hint=f"docker logs {config.project}-lab-pbx")
     return engine.client.containers.get(created["Id"])
 
 
