@@ -18,15 +18,16 @@ callflow: setup
 	$(PYTEST) -m callflow --gateway $(GATEWAY) --softphone $(SOFTPHONE)
 
 # Every test on the default gateway with SIPp as the softphone; then the gateway suites
-# again on the seed's own chan_sip configuration (Asterisk 16), in reports/$(SECOND)/; then
+# (call flows, integration, security) again on the seed's own chan_sip configuration
+# (Asterisk 16), in reports/$(SECOND)/; then
 # the call flows with baresip, a real phone, in X-Lite's place, in reports/baresip/. All
 # three run; any failing fails the target.
 test: setup lint
 	$(PYTEST); first=$$?; \
-	$(PYTEST) -m "(callflow or integration) and not standalone" --gateway $(SECOND) \
-	  --reports-dir reports/$(SECOND) --junitxml=reports/$(SECOND)/junit.xml \
+	$(PYTEST) -m "(callflow or integration or security) and not standalone" --gateway $(SECOND) \
+	  --reports-dir=reports/$(SECOND) --junitxml=reports/$(SECOND)/junit.xml \
 	  --alluredir=reports/$(SECOND)/allure-results; second=$$?; \
-	$(PYTEST) -m callflow --softphone baresip --reports-dir reports/baresip \
+	$(PYTEST) -m callflow --softphone baresip --reports-dir=reports/baresip \
 	  --junitxml=reports/baresip/junit.xml --alluredir=reports/baresip/allure-results; third=$$?; \
 	echo "make test: all tests (asterisk22-pjsip, SIPp) exit $$first; gateway suites on $(SECOND) exit $$second; call flows with baresip exit $$third"; \
 	[ $$first -eq 0 ] && [ $$second -eq 0 ] && [ $$third -eq 0 ]

@@ -307,6 +307,8 @@ def pytest_runtest_makereport(
     if report.when != "call" or flows is None or not flows.entries:
         return report
     for _run, verdict in flows.entries:
+        if getattr(report, "wasxfail", None) and not verdict.ok:
+            verdict.expected_failure = str(report.wasxfail)
         item.config.stash[SUMMARY_KEY].append((item.nodeid, verdict))
     if report.passed and not item.config.option.attach_passing:
         return report

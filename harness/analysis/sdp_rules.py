@@ -82,6 +82,9 @@ def offer_answers(leg: Leg) -> list[OfferAnswer]:
     return pairs
 
 
+SEED_FORMATS = ("0", "101")  # PCMU, then telephone-event
+
+
 def check_codecs(v: Verdict, leg: Leg, senders: tuple[str, ...], step: str = "SDP") -> None:
     for s in sdp_events(leg):
         if s.event.sender not in senders:
@@ -100,6 +103,14 @@ def check_codecs(v: Verdict, leg: Leg, senders: tuple[str, ...], step: str = "SD
                 "0" in audio.formats and (pcmu is None or pcmu[0].upper() == "PCMU"),
                 "payload 0 PCMU/8000 offered or answered", f"{what}: formats {audio.formats}, "
                 f"rtpmap 0 {pcmu}", s.event.frame)
+        # Exactly what the configuration allows, in every offer and answer: disallow=all,
+        # allow=ulaw and dtmfmode=rfc2833 on both [to_lync] and [1000]. (The seed's step-1
+        # trace of Asterisk 1.6.2.7 lists "0 3 8 101", which that configuration does not
+        # send: the configuration the reader deploys is the rule.)
+        v.check(step, leg.name, "codec set", audio.formats == list(SEED_FORMATS),
+                f"m=audio formats {' '.join(SEED_FORMATS)} exactly (seed: disallow=all, "
+                "allow=ulaw, dtmfmode=rfc2833)", f"{what}: {' '.join(audio.formats)}",
+                s.event.frame)
         event_pts = [pt for pt, (enc, *_rest) in rtpmap.items() if enc.lower() == "telephone-event"]
         fmtp = audio.fmtp()
         v.check(step, leg.name, "telephone-event", event_pts == [101] and fmtp.get(101) == "0-16",

@@ -47,6 +47,8 @@ SKYPE_LEG = "Skype for SIP (UDP)"
 PROFILE = "99051000107808"
 TEST_NUMBER = "+17606604690"
 SEED_CODECS = {18: "G.729", 0: "PCMU", 8: "PCMA"}
+PROFILE_FORMATS = ("0", "8", "18", "101")  # ulaw, alaw, g729, telephone-event
+SFA_FORMATS = ("0", "101")
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 ECHO_MATCH = 0.9  # share of echoed packets that must carry a payload the gateway sent
 ECHO_DELAY_S = 0.1
@@ -155,9 +157,12 @@ def _from_first_challenge(v: Verdict, leg: Leg) -> bool:
 
 def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles: Roles,
                         pcap: Path | None, flow: str, dialled: str, target: str,
-                        via_profile: bool, *, deployment: bool = False) -> Verdict:
+                        via_profile: bool, *, deployment: bool = False,
+                        refused: int | None = None) -> Verdict:
     """Lync (the Mediation Server) dials `dialled`; Asterisk must reach `target` at Skype.
-    `deployment`: a capture from elsewhere (one leg only, or begun mid-call)."""
+    `deployment`: a capture from elsewhere (one leg only, or begun mid-call). `refused`:
+    the status Skype was asked to refuse the call with (no channel left): the refusal is
+    then the expected outcome, and Lync must get a final error in its turn."""
     v = Verdict(flow, pcap, family="Skype", one_leg_ok=deployment)
     peer_leg = SKYPE_LEG if via_profile else "Skype for Asterisk (UDP)"
     lync, skype = _legs(captured, roles, v, peer_leg)
@@ -168,6 +173,9 @@ def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles
     out, final = _call_to_skype(v, sc, peer_leg, target, via_profile)
     # On a capture that began after the set-up, the call's end is still checked.
     go_on = sc.leg_started_before_capture and (final is None or status_of(final) == 200)
+    if refused is not None:
+        _check_refusal(v, lc, sc, peer_leg, final, refused)
+        return v
     if final is None or not v.check("4", peer_leg, "call accepted", status_of(final) == 200,
                                     "200 OK from Skype", _warning(final), final.frame):
         if go_on:
@@ -192,6 +200,42 @@ def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles
     return v
 
 
+def _check_refusal(v: Verdict, lc: Cursor, sc: Cursor, peer_leg: str,
+                   final: CapturedSip | None, refused: int) -> None:
+    """Skype refuses with `refused`, and Asterisk ACKs it (RFC 3261 17.1.1.3). The seed's
+    1001 answers Lync first (1001,1,Answer), so the failed Dial ends Lync's call with
+    Asterisk's BYE (1001,n,Hangup), after the refusal, answered by the Mediation Server."""
+    if final is None:
+        return
+    if not v.check("4", peer_leg, "call refused", status_of(final) == refused,
+                   f"{refused} from Skype (the refusal asked of it)", _warning(final),
+                   final.frame):
+        return
+    cseq = final.cseq
+    sc.expect("4", "ACK", lambda e: req("ACK", ASTERISK)(e) and e.cseq == cseq,
+              "ACK from Asterisk to the refusal")
+    bye = lc.expect("5", "BYE", req("BYE", ASTERISK),
+                    "BYE from Asterisk once the Dial failed (seed: 1001,n,Hangup)")
+    if bye is not None:
+        v.check("5", lc.leg.name, "BYE after the refusal", bye.frame > final.frame,
+                f"after Skype's {refused} (frame {final.frame})", f"frame {bye.frame}",
+                bye.frame)
+        lc.expect("5", "200 OK to BYE", lambda e: resp(200, "BYE", MEDIATION)(e)
+                  and e.cseq == bye.cseq, "200 OK to the BYE from the Mediation Server")
+
+
+def _check_offer(v: Verdict, out: CapturedSip, peer_leg: str, via_profile: bool) -> None:
+    """Asterisk offers exactly what the peer's section allows, in its order, with RFC 2833
+    events: Skype for SIP's allow=ulaw, alaw, g729; chan_skype.conf's allow=ulaw."""
+    expected, source = ((PROFILE_FORMATS, "[Skype SIP profile]: allow = ulaw, alaw, g729")
+                        if via_profile else (SFA_FORMATS, "chan_skype.conf: allow = ulaw"))
+    sdp = out.msg.sdp()
+    formats = sdp.audio.formats if sdp is not None and sdp.audio is not None else []
+    v.check("2", peer_leg, "codec set", formats == list(expected),
+            f"m=audio formats {' '.join(expected)} in that order (seed {source}; "
+            "dtmfmode = rfc2833)", " ".join(formats) or "no audio offer", out.frame)
+
+
 def _call_to_skype(v: Verdict, sc: Cursor, peer_leg: str, target: str,
                    via_profile: bool) -> tuple[CapturedSip | None, CapturedSip | None]:
     """Steps 2-4 on the Skype leg: the INVITE (after Skype's challenge answered) and Skype's
@@ -213,6 +257,7 @@ def _call_to_skype(v: Verdict, sc: Cursor, peer_leg: str, target: str,
                                       "the INVITE again with Proxy-Authorization", initial=True)
     if out is None:
         return None, None
+    _check_offer(v, out, peer_leg, via_profile)
     cseq = out.cseq
     return out, sc.expect("4", "final response", lambda e: resp(tuple(range(200, 700)), "INVITE",
                                                            SKYPE)(e)

@@ -53,6 +53,9 @@ class Verdict:
     # A capture from a deployment: a leg with no message, or steps before the capture
     # began, are not checked instead of failed. The suite's own captures keep it False.
     one_leg_ok: bool = False
+    # Set when the test expected this verdict to fail (a documented difference, a seed
+    # weakness kept faithful): the reason, shown in summaries instead of a plain FAIL.
+    expected_failure: str | None = None
 
     def check(self, step: str, leg: str, subject: str, ok: bool, expected: object,
               actual: object, frame: int | None = None) -> bool:

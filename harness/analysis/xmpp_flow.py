@@ -32,8 +32,8 @@ MENU = [
 ]
 INFO = ["Contoso", "135 East West Street", "Seattle, WA 84984", "Phone: 456-765-9870",
         "Fax: 456-765-9875"]
-# The fixture's [globals] (fixtures/asterisk/extensions.conf).
-AA, CSRV, CONFNUM = "+14255550100", "+14255550110", "+14255550120"
+# The seed's [globals] (its IVR's "Extension Dial Plan Configuration"), as the fixtures have them.
+AA, CSRV, CONFNUM = "18036759999", "18036759992", "18036759990"
 CHAT = "XMPP chat"
 
 

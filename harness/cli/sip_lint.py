@@ -2,7 +2,8 @@
 datagram?
 
 Per file, one line: ``FILE: OK <summary>`` or ``FILE: INVALID <precise reason>``, then
-the remaining findings indented (unless ``-q``). ``--json`` prints a list of
+the remaining findings indented (unless ``-q``). Only errors make a message invalid;
+warnings (body problems, RFC 2543 leftovers) do so with ``--strict``. ``--json`` prints a list of
 ``{"file", "valid", "reason", "summary", "findings"}`` instead. Exit status: 0 all valid,
 1 any invalid, 2 usage error (no FILE and stdin a terminal, bad option, unreadable file).
 Never a traceback, on any input. Only the standard library and ``harness.sip`` are
@@ -41,6 +42,12 @@ output: per file 'FILE: OK <summary>' or 'FILE: INVALID <reason>', the reason be
 first failing finding (an error; with --strict a warning too); the other findings follow
 indented ('  warning: ... [code]') unless -q. --json prints a list of
 {"file", "valid", "reason", "summary", "findings"} instead.
+
+verdict: errors are what makes the SIP message invalid (RFC 3261 syntax and MUSTs; RFC
+4475 3.1.2's invalid messages). Warnings leave it valid: a body that does not parse as its
+Content-Type says (sdp-*, multipart), RFC 2543 leftovers (branch-missing, branch-cookie,
+and for such a sender from-tag-missing, max-forwards-missing, contact-missing), SHOULDs.
+So RFC 4475 3.1.1's valid messages pass; --strict makes every warning an error.
 
 exit status: 0 all files valid, 1 any invalid, 2 usage error (no FILE and stdin is a
 terminal, unknown option, unreadable file; the other files are still checked).
@@ -85,7 +92,9 @@ def register(subparsers: Any) -> None:
         "--crlf", action="store_true", help="convert bare LF line ends to CRLF first"
     )
     parser.add_argument(
-        "--strict", action="store_true", help="a warning makes the message invalid too"
+        "--strict",
+        action="store_true",
+        help="a warning (body problem, RFC 2543 leftover, SHOULD) makes the message invalid too",
     )
     parser.add_argument(
         "--ignore",

@@ -82,9 +82,10 @@ def registration(topology: Topology, pcap: CallPcap, grant_s: int = 8,
 
 def verify(run: CallRun, kind: Check, *, granted_s: int | None = None,
            dialled: str | None = None, target: str | None = None, via_profile: bool = True,
-           anonymous: bool = True) -> Verdict:
+           anonymous: bool = True, refused: int | None = None) -> Verdict:
     """kind: 'registration' (with `granted_s`), 'lync_to_skype' (with `dialled`, `target`,
-    `via_profile`) or 'skype_to_lync' (with `anonymous`): skype_flow's checks."""
+    `via_profile`, and `refused`: the status Skype was asked to refuse with) or
+    'skype_to_lync' (with `anonymous`): skype_flow's checks."""
     if kind == "registration" and granted_s is None:
         raise TypeError("verify(kind='registration') needs granted_s")
     if kind == "lync_to_skype" and (dialled is None or target is None):
@@ -96,7 +97,8 @@ def verify(run: CallRun, kind: Check, *, granted_s: int | None = None,
             return skype_flow.check_registration(sip, run.roles, path, granted_s=granted_s)
         if kind == "lync_to_skype" and dialled is not None and target is not None:
             return skype_flow.check_lync_to_skype(sip, capture, run.roles, path, run.flow,
-                                                  dialled, target, via_profile)
+                                                  dialled, target, via_profile,
+                                                  refused=refused)
         return skype_flow.check_skype_to_lync(sip, capture, run.roles, path, run.flow, anonymous)
 
     return verdict_of(run, check)

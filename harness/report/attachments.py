@@ -238,12 +238,16 @@ def summary_table(
         checked = [r for r in v.results if r.checked]
         passed = sum(1 for r in checked if r.ok)
         row += f"{passed}/{len(checked)}".rjust(checks_w)
-        row += "  " + ("ok" if v.ok else "FAIL")
+        row += "  " + ("ok" if v.ok else "xfail" if v.expected_failure else "FAIL")
         lines.append(row)
     if folded:
         lines.append(fit(f"more: {', '.join(folded)}", width))
-    failed = [v for v in verdicts if not v.ok]
-    lines.append(f"{len(verdicts) - len(failed)} of {len(verdicts)} call flows passed")
+    expected = [v for v in verdicts if not v.ok and v.expected_failure]
+    failed = [v for v in verdicts if not v.ok and not v.expected_failure]
+    passed = len(verdicts) - len(failed) - len(expected)
+    lines.append(f"{passed} of {len(verdicts)} call flows passed"
+                 + (f", {len(expected)} failed as expected" if expected else ""))
+    lines += [f"expected failure ({v.flow}): {v.expected_failure}" for v in expected]
     unchecked = sum(len(v.unchecked) for v in verdicts)
     if unchecked:
         lines.append(f"{unchecked} checks not checked (not in the capture)")

@@ -3,8 +3,10 @@ rules that a parser should not enforce (MUSTs that make a message wrong without 
 unreadable, SHOULDs, and interoperability traps such as Lync's bare Contact with URI
 parameters). Sans-I/O: bytes in, findings out. ``harness sip-lint`` is the front end.
 
-Severities: ``error`` (RFC MUST broken, or unparseable), ``warning`` (SHOULD broken, or a
-form that peers read differently), ``info`` (legal but worth knowing).
+Severities: ``error`` (RFC MUST broken, or unparseable: the message is invalid),
+``warning`` (SHOULD broken, a form that peers read differently, a body that does not parse
+as its Content-Type says, an RFC 2543 leftover: the message stays valid, as RFC 4475 3.1.1
+wants), ``info`` (legal but worth knowing).
 """
 
 from __future__ import annotations
@@ -149,17 +151,41 @@ def _check_start_line(msg: Request | Response, add: Collector) -> None:
 
 
 def _check_body(msg: Request | Response, add: Collector) -> None:
+    """A body that does not parse as its Content-Type says is the body's problem, not the
+    SIP message's (RFC 4475 3.1.1 has valid messages with invalid SDP): warnings only."""
     if not msg.body:
         return
+    if (msg.content_type or "").startswith("multipart/"):
+        _check_multipart(msg, add)
     try:
         sdp = msg.sdp()
     except SdpParseError as exc:
-        add("error", "sdp-parse", f"SDP: {exc.reason}")
+        add("warning", "sdp-parse", f"SDP body does not parse: {exc.reason}")
         return
     if sdp is None:
         return
     for code, severity, text in lint_sdp(sdp):
-        add(severity, code, f"SDP: {text}")
+        add("warning" if severity == "error" else severity, code, f"SDP: {text}")
+
+
+def _check_multipart(msg: Request | Response, add: Collector) -> None:
+    """RFC 2046 5.1.1: a boundary parameter, delimiter lines, and a close delimiter."""
+    ctype = msg.headers.get("Content-Type") or ""
+    boundary = None
+    for param in ctype.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "boundary":
+            boundary = value.strip().strip('"')
+    where = ("content-type", "c")
+    if not boundary:
+        add("warning", "multipart", f"{msg.content_type} body without a boundary", at=where)
+        return
+    delim = re.escape(b"--" + boundary.encode("utf-8", "surrogateescape"))
+    found = re.findall(rb"(?:^|\n)" + delim + rb"(--)?[ \t]*(?=\r?\n|$)", msg.body)
+    if not found or found[0]:
+        add("warning", "multipart", f"no part starts with the boundary {boundary!r}", at=where)
+    elif not any(found):
+        add("warning", "multipart", f"no close delimiter '--{boundary}--'", at=where)
 
 
 def split_input(data: bytes, mode: str = "auto") -> list[tuple[int, bytes, str | None]]:

@@ -1,5 +1,10 @@
 """Lint rules for the header fields of a parsed SIP message: RFC 3261 MUSTs a parser lets
-through (tags, branch, Max-Forwards, Contact), session timers, 100rel, dates."""
+through (tags, branch, Max-Forwards, Contact), session timers, 100rel, dates.
+
+RFC 2543 leftovers are warnings, not errors: a top Via without a z9hG4bK branch marks the
+sender as an RFC 2543 element (RFC 3261 8.1.1.7, 17.2.3), and for such a sender a missing
+From tag, Max-Forwards or Contact is what RFC 2543 allowed (RFC 4475 3.2.1: to be accepted
+by elements that keep backward compatibility)."""
 
 from __future__ import annotations
 
@@ -51,16 +56,26 @@ def check_headers(msg: Request | Response, add: Collector) -> None:
             at=("call-id", "i"),
         )
 
+    vias = [v for value in h.values("Via") for v in parse_vias(value)]
+    rfc2543 = _check_branch(vias[0].branch, add)
+    # an RFC 3261 element breaks a MUST (error); an RFC 2543 element keeps its old rules
+    legacy = "warning" if rfc2543 else "error"
+    since = "; RFC 2543 allowed it" if rfc2543 else ""
+
     if is_req and "Max-Forwards" not in h:
-        add("error", "max-forwards-missing", "request has no Max-Forwards (RFC 3261 8.1.1.6 MUST)")
+        add(
+            legacy,
+            "max-forwards-missing",
+            f"request has no Max-Forwards (RFC 3261 8.1.1.6 MUST{since})",
+        )
     elif is_req and h.get("Max-Forwards") == "0" and method != "OPTIONS":
         add("info", "max-forwards-zero", "Max-Forwards is 0", at=("max-forwards",))
 
     if msg.from_tag is None:
         add(
-            "error",
+            legacy,
             "from-tag-missing",
-            "From has no tag (RFC 3261 8.1.1.3 MUST)",
+            f"From has no tag (RFC 3261 8.1.1.3 MUST{since})",
             at=("from", "f"),
         )
     if isinstance(msg, Response) and msg.status > 100 and msg.to_tag is None:
@@ -71,24 +86,7 @@ def check_headers(msg: Request | Response, add: Collector) -> None:
             at=("to", "t"),
         )
 
-    vias = [v for value in h.values("Via") for v in parse_vias(value)]
-    top = vias[0]
-    if top.branch is None:
-        add(
-            "error",
-            "branch-missing",
-            "top Via has no branch (RFC 3261 8.1.1.7 MUST)",
-            at=("via", "v"),
-        )
-    elif not top.branch.startswith("z9hG4bK"):
-        add(
-            "warning",
-            "branch-cookie",
-            f"top Via branch {top.branch!r} lacks the z9hG4bK magic cookie (RFC 2543 peer?)",
-            at=("via", "v"),
-        )
-
-    _check_contact(msg, add, method)
+    _check_contact(msg, add, method, legacy, since)
 
     for name in ("Route", "Record-Route"):
         for value in h.values(name):
@@ -99,10 +97,12 @@ def check_headers(msg: Request | Response, add: Collector) -> None:
 
     date = h.get("Date")
     if date is not None and _DATE_RE.fullmatch(date) is None:
+        # SIP-date is rfc1123-date with the literal GMT (RFC 3261 25.1): a syntax error
         add(
-            "warning",
+            "error",
             "date-format",
-            f"Date {date!r} is not RFC 1123 'Sun, 13 Jun 2010 22:22:42 GMT'",
+            f"Date {date!r} is not an RFC 1123 date in GMT like 'Sun, 13 Jun 2010 22:22:42 GMT'"
+            " (RFC 3261 20.17)",
             at=("date",),
         )
 
@@ -141,7 +141,40 @@ def check_headers(msg: Request | Response, add: Collector) -> None:
         )
 
 
-def _check_contact(msg: Request | Response, add: Collector, method: str) -> None:
+def _check_branch(branch: str | None, add: Collector) -> bool:
+    """Lint the top Via's branch; True when it marks an RFC 2543 sender (no magic cookie)."""
+    if branch is None:
+        add(
+            "warning",
+            "branch-missing",
+            "top Via has no branch: an RFC 2543 element (RFC 3261 8.1.1.7 MUST for RFC 3261)",
+            at=("via", "v"),
+        )
+        return True
+    if not branch.startswith("z9hG4bK"):
+        add(
+            "warning",
+            "branch-cookie",
+            f"top Via branch {branch!r} lacks the z9hG4bK magic cookie: an RFC 2543 element "
+            "(RFC 3261 8.1.1.7)",
+            at=("via", "v"),
+        )
+        return True
+    if branch == "z9hG4bK":
+        # RFC 4475 3.1.3.1: the cookie alone is the same in every request of the sender
+        add(
+            "warning",
+            "branch-cookie-only",
+            "top Via branch is the magic cookie alone, so it cannot identify a transaction "
+            "(RFC 3261 8.1.1.7: unique per request)",
+            at=("via", "v"),
+        )
+    return False
+
+
+def _check_contact(
+    msg: Request | Response, add: Collector, method: str, legacy: str, since: str
+) -> None:
     h = msg.headers
     line = add.line_of("contact", "m")
     contacts = h.values("Contact")
@@ -151,9 +184,9 @@ def _check_contact(msg: Request | Response, add: Collector, method: str) -> None
     if needs and not contacts:
         what = "request" if isinstance(msg, Request) else f"{msg.status} response"
         add(
-            "error",
+            legacy,
             "contact-missing",
-            f"{method} {what} without Contact (RFC 3261 8.1.1.8 / 13.3.1.4 MUST)",
+            f"{method} {what} without Contact (RFC 3261 8.1.1.8 / 13.3.1.4 MUST{since})",
         )
     elif (
         isinstance(msg, Response)

@@ -19,6 +19,8 @@ from harness.topology.ready import Readiness
 __all__ = ["PEERS", "Compose", "TopologyError", "find_compose", "services"]
 
 PEERS = ("mediation", "skype", "xmpp", "softphone")
+# the peers the gateway itself registers to, qualifies or logs on to as it starts
+SERVERS = ("mediation", "skype", "xmpp")
 
 
 def services(config: TopologyConfig) -> tuple[str, ...]:
@@ -110,19 +112,39 @@ class Compose:
         )
 
     def up(self, timeout: float = 120) -> float:
-        """Brings every service up and ready; returns the seconds it took. The peers
+        """Brings every service up and ready; returns the seconds it took. The servers
         first: the gateway registers to Skype, qualifies the trunk and logs on to XMPP as
-        it starts, so they must answer by then (as the seed's servers do)."""
+        it starts, so they must answer by then (as the seed's servers do). The softphone
+        comes with the gateway: it registers to it, and a gateway recreated after the
+        phone registered (a new reports folder, say) would have lost that registration."""
         self.config.reports_dir.mkdir(parents=True, exist_ok=True)
         (self.config.reports_dir / "asterisk-log").mkdir(exist_ok=True)
         start = time.monotonic()
         ready = Readiness(Engine.connect(), self.config.project)
         # a topology of another gateway mode leaves services compose no longer lists
-        self.check("up", "-d", "--no-build", "--remove-orphans", *PEERS, timeout=timeout)
-        ready.wait(PEERS, timeout)
+        self.check("up", "-d", "--no-build", "--remove-orphans", *SERVERS, timeout=timeout)
+        ready.wait(SERVERS, timeout)
         self.check("up", "-d", "--no-build", "--remove-orphans", timeout=timeout)
         ready.wait(self.services, start + timeout - time.monotonic())
+        if self._phone_registered_elsewhere(ready.engine):
+            ready.wait(["softphone"], start + timeout - time.monotonic())
         return time.monotonic() - start
+
+    def _phone_registered_elsewhere(self, engine: Engine) -> bool:
+        """baresip registers once, as it starts (as X-Lite logs on): a gateway (re)started
+        after it has lost that registration, so the phone is restarted to log on again.
+        True when it was."""
+        if self.config.softphone != "baresip" or self.config.external:
+            return False
+        found = engine.containers(self.config.project)
+        gateway, phone = found.get("asterisk"), found.get("softphone")
+        if gateway is None or phone is None:
+            return False
+        # RFC 3339 times in UTC from the same engine: they compare as text
+        if phone.attrs["State"]["StartedAt"] >= gateway.attrs["State"]["StartedAt"]:
+            return False
+        phone.restart(timeout=3)
+        return True
 
     def down(self, timeout: float = 120) -> None:
         self.check("down", "--volumes", "--remove-orphans", "--timeout", "3", timeout=timeout)

@@ -12,6 +12,18 @@ pytestmark = [pytest.mark.callflow, pytest.mark.skype]
 
 PROFILE = "99051000107808"
 
+# Measured on Asterisk 16's chan_sip with the seed's [Skype SIP profile] (allow = ulaw, alaw,
+# g729): its INVITE to Skype offers "0 8 101", without G.729 (18); Asterisk 22's PJSIP
+# offers "0 8 18 101". Debian's Asterisk 16 has no G.729 codec module (codec_g729 was
+# licensed separately), and chan_sip leaves out what it cannot translate the caller's
+# audio to.
+CHAN_SIP_NO_G729 = pytest.mark.gateway_difference(
+    "asterisk16-chansip",
+    reason="chan_sip offers Skype 0 8 101 without the G.729 the seed allows (no G.729 "
+    "codec in Debian's Asterisk 16)",
+    explains=("2:codec set",),
+)
+
 
 def test_registration_is_challenged_answered_and_refreshed(topology, call_pcap, flow_report):
     """Seed: register => 99051000107808:<password>@sip.skype.com/99051000107808."""
@@ -24,6 +36,7 @@ def test_registration_is_challenged_answered_and_refreshed(topology, call_pcap, 
     assert len(regs) >= 2
 
 
+@CHAN_SIP_NO_G729
 def test_lync_dials_1001_reaches_skype_test_number_and_hears_echo(topology, call_pcap, flow_report):
     """Seed: 1001 sets the caller ID to the profile number and dials the test number."""
     run = skype.lync_dials(topology, call_pcap, "+1001")
@@ -52,6 +65,7 @@ def test_skype_user_calls_lync_as_anonymous_caller(topology, call_pcap, flow_rep
     flow_report.add(run, skype.verify(run, "skype_to_lync", anonymous=True)).raise_if_failed()
 
 
+@CHAN_SIP_NO_G729
 def test_channels_exhausted_is_refused_by_skype(topology, call_pcap, flow_report):
     """Skype for SIP sells channels; past them it refuses (here: 0 channels left)."""
     run = skype.lync_dials(topology, call_pcap, "+1001", skype={"channels": 0, "limit_status": 503})
@@ -59,9 +73,10 @@ def test_channels_exhausted_is_refused_by_skype(topology, call_pcap, flow_report
     verdict = flow_report.add(
         run,
         skype.verify(
-            run, "lync_to_skype", dialled="+1001", target="+17606604690", via_profile=True
+            run, "lync_to_skype", dialled="+1001", target="+17606604690", via_profile=True,
+            refused=503,
         ),
     )
-    failed = {r.subject: r for r in verdict.failures}
-    assert "call accepted" in failed, verdict.report()
-    assert failed["call accepted"].actual.startswith("503"), verdict.report()
+    verdict.raise_if_failed()
+    refusal = next(r for r in verdict.results if r.subject == "call refused")
+    assert refusal.actual.startswith("503"), verdict.report()

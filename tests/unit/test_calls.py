@@ -41,8 +41,8 @@ EXPECTED = {
         "skype-to-lync", "Skype calls Lync", "99051000107808", (SKY, LYNC),
         ("3b31a46324634077f6d8c705@sip.skype.com", "4bf24a0a-28f4-406a-96ce-62bc87e7db35")),
     "test_ivr_option_routes_as_the_seed_says_5": (
-        "gtalk-ivr", "Google Talk IVR", "+14255550120", (LYNC,),
-        ("d8cccd3d-9946-4869-83ff-024a359569db",)),
+        "gtalk-ivr", "Google Talk IVR", "18036759990", (LYNC,),
+        ("f5f3248c-f43f-49f7-82c3-d01106ba8f09",)),
     "test_registration_is_challenged_answered_and_refreshed": (
         "skype-registration", "Skype for SIP registration", None, (SKY,),
         ("b3c65abb-5246-4d3d-84b0-23ae79e2c460",)),

@@ -132,7 +132,7 @@ def test_summary_table_fits_100_columns(verdicts):
     lines = table.splitlines()
     assert max(len(line) for line in lines) <= 100
     head = lines[0].split()
-    assert head[:6] == ["flow", "1", "2", "3", "3-4", "4"] and head[-2:] == ["checks", "result"]
+    assert head[:6] == ["flow", "1", "2", "3", "4", "5"] and head[-2:] == ["checks", "result"]
     assert lines[2].startswith(OUTBOUND) and lines[2].endswith("ok")
     assert f"{len(outbound.results)}/{len(outbound.results)}" in lines[2]
     assert lines[3].startswith(INBOUND) and lines[3].endswith("FAIL")
