@@ -238,6 +238,13 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
         pytest.fail(f"the topology did not come up: {exc}", pytrace=False)
     if reporter is not None:
         reporter.write_line("sip-harness: " + "; ".join(topo.notes))
+    # One verdict for a dead trunk, before any call: every test that needs the topology
+    # reports it, instead of each call failing at its own step 1.
+    trunk_problem = topo.gateway.trunk_problem()
+    if trunk_problem is not None:
+        if not opts.keep_topology:
+            topo.down()
+        pytest.fail(trunk_problem, pytrace=False)
     request.config.stash[TOPOLOGY_KEY] = topo
     yield topo
     del request.config.stash[TOPOLOGY_KEY]

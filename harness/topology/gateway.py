@@ -17,6 +17,12 @@ from harness.topology.errors import TopologyError
 OWN_AMI = AmiLogin("harness", "harness-ami")
 
 
+# The seed's trunk to the Mediation Server, and how long its first qualify may take (seen:
+# 1.5 s for chan_sip's while the machine was busy starting).
+TRUNK = "to_lync"
+TRUNK_WAIT_S = 20.0
+
+
 class GatewayNotAsked(TopologyError):
     """The harness has no way to ask this gateway (an external gateway without an AMI
     login): what needs its state is reported as not checked."""
@@ -120,6 +126,27 @@ class GatewayControl:
             except TopologyError as exc:
                 out[command] = f"(could not run: {exc})"
         return out
+
+    def trunk_problem(self, timeout: float = TRUNK_WAIT_S) -> str | None:
+        """The seed's qualify=yes, asked before any call is placed: None when the Lync
+        trunk answers the gateway's OPTIONS (or the gateway cannot be asked, or has no
+        trunk of the seed's name); else one sentence naming what the gateway says."""
+        from harness.gateway.ami_client import AmiError
+
+        try:
+            state = self.adapter().wait_reachable(TRUNK, timeout=timeout)
+        except GatewayNotAsked:
+            return None
+        except AmiError as exc:  # GatewayError too: no peer of that name, say
+            self.close()
+            return None if "no " in str(exc) and TRUNK in str(exc) else (
+                f"the gateway could not be asked for its Lync trunk ({TRUNK}): {exc}")
+        if state.reachable:
+            return None
+        return (f"the Lync trunk is unreachable, so no call was placed: the gateway says "
+                f"{state.summary()} after {timeout:g} s (seed: qualify=yes, and `sip show "
+                f"peers` lists to_lync OK). Check the Mediation Server's address, port "
+                f"5068 and transport=tcp in the gateway's configuration")
 
     def _own_profile(self, what: str) -> GatewayProfile:
         prof = self.profile

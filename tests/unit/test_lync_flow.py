@@ -112,3 +112,42 @@ def test_a_second_ssrc_mid_call_fails_the_ssrc_check(tmp_path):
     failed = {(r.step, r.leg, r.subject): r for r in v.failures}
     key = ("7", PHONE_LEG, "RTP Asterisk -> Softphone SSRC")
     assert key in failed and "0x12345678" in failed[key].actual, v.report()
+
+
+def _rewritten(tmp_path: Path, src: str, dst: str, old: bytes, new: bytes) -> Path:
+    """The capture with `old` replaced by `new` (same length) in the UDP payloads from
+    `src` to `dst`, checksums recomputed."""
+    assert len(old) == len(new)
+    packets = rdpcap(str(CAPTURE))
+    changed = 0
+    out_packets = []
+    for p in packets:
+        if UDP in p and p[IP].src == src and p[IP].dst == dst and old in bytes(p[UDP].payload):
+            payload = bytes(p[UDP].payload).replace(old, new)
+            p[UDP].remove_payload()
+            p[UDP].add_payload(payload)
+            del p[UDP].chksum, p[IP].chksum
+            changed += 1
+        out_packets.append(p)
+    assert changed, "the fault injection matched no packet"
+    out = tmp_path / "rewritten.pcap"
+    wrpcap(str(out), out_packets)
+    return out
+
+
+def test_gateway_offering_a_codec_the_seed_disallows_fails_the_codec_set(tmp_path):
+    # Asterisk's SDP to the phone lists GSM and PCMA instead of telephone-event: the seed's
+    # [1000] has disallow=all, allow=ulaw (and rfc2833 for DTMF)
+    v = verdict_of(_rewritten(tmp_path, "192.168.100.10", "192.168.100.40",
+                              b"RTP/AVP 0 101\r\n", b"RTP/AVP 0 3 8\r\n"))
+    failed = {(r.step, r.leg, r.subject) for r in v.failures}
+    assert ("SDP", PHONE_LEG, "codec set") in failed, v.report()
+    assert all(r.leg == PHONE_LEG for r in v.failures if r.subject == "codec set"), v.report()
+
+
+def test_no_ringing_toward_the_caller_fails_step_4(tmp_path):
+    # the trunk's 183 and 180 are not turned into a 180 toward X-Lite (seed steps 3-4)
+    v = verdict_of(without(tmp_path, lambda p: UDP in p and p[IP].src == "192.168.100.10"
+                           and bytes(p[UDP].payload).startswith(b"SIP/2.0 180 ")))
+    failed = {(r.step, r.leg, r.subject) for r in v.failures}
+    assert ("4", PHONE_LEG, "180 Ringing") in failed, v.report()

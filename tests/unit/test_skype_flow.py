@@ -36,14 +36,15 @@ def lync_leg(cap: CallCapture, dialled: str) -> None:
 
 
 def skype_call(tmp_path: Path, *, caller_id: str = PROFILE, final: tuple[int, str] = (200, "OK"),
-               echo: bool = True) -> Verdict:
+               echo: bool = True, offered: dict[int, str] | None = None,
+               refused: int | None = None) -> Verdict:
     """Lync dials 1001; Asterisk calls Skype's test number with the profile's credentials."""
     cap = CallCapture()
     lync_leg(cap, "+1001")
     d = Dialog("asterisk", "skype", f"<sip:{caller_id}@sip.skype.com>;tag=as1",
                f"<sip:{TEST_NUMBER}@sip.skype.com>", "skype-call")
     uri = f"sip:{TEST_NUMBER}@sip.skype.com"
-    offer = sdp("asterisk", 10000, OFFER)
+    offer = sdp("asterisk", 10000, offered or OFFER)
     cap.sip("asterisk", "skype", d.request("INVITE", uri, 102, offer, tagged=False))
     cap.sip("skype", "asterisk", d.response(407, "Proxy Authentication Required", 102, "INVITE",
                                             extra=[("Proxy-Authenticate",
@@ -66,10 +67,17 @@ def skype_call(tmp_path: Path, *, caller_id: str = PROFILE, final: tuple[int, st
                          delay_ms=30, ssrc=0x9999)
         cap.at(2200).sip("asterisk", "skype", d.request("BYE", uri, 104))
         cap.sip("skype", "asterisk", d.response(200, "OK", 104, "BYE"))
+    elif refused is not None:  # the seed's 1001 answered Lync first: Asterisk hangs up
+        lync = Dialog("asterisk", "mediation", "<sip:+1001@192.168.100.10>;tag=callee1",
+                      "<sip:+14255550150@192.168.100.20>", "lync-call", transport="TCP")
+        cap.sip("asterisk", "mediation", lync.request("BYE", "sip:+14255550150@192.168.100.20", 2),
+                "TCP")
+        cap.sip("mediation", "asterisk", lync.response(200, "OK", 2, "BYE"), "TCP")
     pcap = cap.write(tmp_path / "skype.pcap")
     capture = open_capture(pcap)
     return check_lync_to_skype(capture.sip_messages(), capture, ROLES, pcap, "Lync dials 1001",
-                               dialled="+1001", target=TEST_NUMBER, via_profile=True)
+                               dialled="+1001", target=TEST_NUMBER, via_profile=True,
+                               refused=refused)
 
 
 def failed(v: Verdict) -> dict[str, str]:
@@ -196,3 +204,24 @@ def test_skype_challenged_by_asterisk_fails_insecure_invite(tmp_path):
     v = skype_calls_lync(tmp_path, challenge=True)
     assert list(failed(v)) == ["no challenge (seed: insecure=invite)"], v.report()
     assert failed(v)["no challenge (seed: insecure=invite)"].startswith("401 Unauthorized")
+
+
+def test_codecs_out_of_the_seeds_order_fail_the_codec_set(tmp_path):
+    # seed [Skype SIP profile]: allow = ulaw, alaw, g729, in that order
+    v = skype_call(tmp_path, offered={18: "G729/8000", 0: "PCMU/8000", 8: "PCMA/8000",
+                                      101: "telephone-event/8000"})
+    assert list(failed(v)) == ["codec set"], v.report()
+    assert failed(v)["codec set"] == "18 0 8 101"
+
+
+def test_an_asked_refusal_passes_and_is_named(tmp_path):
+    v = skype_call(tmp_path, final=(503, "Service Unavailable"), refused=503)
+    assert v.ok, v.report()
+    refusal = next(r for r in v.results if r.subject == "call refused")
+    assert refusal.actual.startswith("503 Service Unavailable")
+    assert {"BYE", "BYE after the refusal"} <= {r.subject for r in v.results}
+
+
+def test_an_asked_refusal_that_does_not_come_fails(tmp_path):
+    v = skype_call(tmp_path, final=(486, "Busy Here"), refused=503)
+    assert list(failed(v)) == ["call refused"], v.report()
