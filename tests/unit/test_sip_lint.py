@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from harness.cli import main
 from harness.sip.lint import lint_bytes, lint_message, split_input
 from tests.support.paths import ROOT
+from tests.support.sip_lint_cli import sip_lint
 from tests.support.sip_samples import LYNC_LEG, OPTIONS, SEED_DIR, SEED_FILES, crlf, seed
 
 
@@ -241,18 +241,7 @@ def run_cli(*argv: str, stdin: bytes | None = None, capsys=None) -> tuple[int, s
     return code, out
 
 
-def harness(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [str(HARNESS), "sip-lint", *argv],
-        input=stdin.decode("latin-1"),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=60,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
+harness = sip_lint
 
 
 def test_cli_seed_files_are_ok(capsys):

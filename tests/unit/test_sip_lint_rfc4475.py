@@ -5,7 +5,6 @@ README): 3.1.1's valid messages pass, with body problems and RFC 2543 leftovers 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 
 from harness.cli import main
 from harness.sip.lint import lint_message
-from tests.support.paths import DATA, ROOT
+from tests.support.paths import DATA
+from tests.support.sip_lint_cli import sip_lint
 
 RFC4475 = DATA / "rfc4475"
 
@@ -262,17 +262,7 @@ def test_cli_strict_turns_warnings_into_failures(capsys: pytest.CaptureFixture[s
 
 
 def test_process_strict_exit_codes() -> None:
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(HARNESS), "sip-lint", *argv],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-            timeout=60,
-        )
-        assert "Traceback" not in proc.stderr, proc.stderr
-        return proc
+    run = sip_lint
 
     longreq = "tests/unit/data/rfc4475/longreq.dat"
     proc = run(longreq)
