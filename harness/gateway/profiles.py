@@ -88,6 +88,21 @@ _PJSIP = GatewayProfile(
             ("pbx_config.so",),
         ),
         "wrong-xmpp-password": _XMPP_PASSWORD,
+        # the trunk allows a codec the seed's [to_lync] does not (disallow=all, allow=ulaw)
+        "trunk-allows-alaw": Fault(
+            "pjsip.conf",
+            (("aors=to_lync\n; seed [general] context=default\ncontext=default\n"
+              "disallow=all\nallow=ulaw\n",
+              "aors=to_lync\n; seed [general] context=default\ncontext=default\n"
+              "disallow=all\nallow=ulaw,alaw\n"),),
+            ("res_pjsip.so",),
+        ),
+        # the trunk's 183 no longer becomes a 180 toward the caller (seed steps 3-4)
+        "no-180-after-183": Fault(
+            "pjsip.conf",
+            (("allow_sending_180_after_183=yes", "allow_sending_180_after_183=no"),),
+            ("res_pjsip.so",),
+        ),
     },
 )
 
@@ -118,6 +133,14 @@ _CHANSIP = GatewayProfile(
             ("pbx_config.so",),
         ),
         "wrong-xmpp-password": _XMPP_PASSWORD,
+        # (no "no-180-after-183": chan_sip has no setting for it; it turns the trunk's 183
+        # into a 180 toward the caller by itself)
+        "trunk-allows-alaw": Fault(
+            "sip.conf",
+            (("qualify = yes\ntransport = tcp\n", "qualify = yes\ntransport = tcp\n"
+              "allow = alaw\n"),),
+            ("chan_sip.so",),
+        ),
     },
 )
 

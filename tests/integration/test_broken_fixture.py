@@ -7,35 +7,13 @@ and the outbound flow must fail at step 1 on the Lync trunk, with the pcap kept.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 
 from harness.analysis.legs import LYNC_LEG
 from harness.flows import lync
+from tests.support.faults import broken_fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.own_gateway_config]
-
-
-@contextmanager
-def broken_fixture(topology, fault_name):
-    """The run copy of the gateway's configuration with the profile's fault `fault_name`
-    (harness/gateway/profiles.py: the same misconfiguration in each gateway's own words)
-    applied and reloaded; restored (and reloaded) afterwards."""
-    fault = topology.config.profile.faults[fault_name]
-    conf = topology.config.asterisk_fixtures / fault.file
-    original = conf.read_text()
-    broken = original
-    for old, new in fault.replacements:
-        broken = broken.replace(old, new)
-    assert broken != original, f"{fault.file} no longer has the lines this test breaks"
-    conf.write_text(broken)
-    topology.reload_asterisk_fixtures(modules=fault.reload)
-    try:
-        yield
-    finally:
-        conf.write_text(original)
-        topology.reload_asterisk_fixtures(modules=fault.reload)
 
 
 @pytest.fixture
