@@ -47,6 +47,10 @@ SKYPE_LEG = "Skype for SIP (UDP)"
 PROFILE = "99051000107808"
 TEST_NUMBER = "+17606604690"
 SEED_CODECS = {18: "G.729", 0: "PCMU", 8: "PCMA"}
+SFA_LEG = "Skype for Asterisk (UDP)"
+# chan_skype.conf: "exten = 14255550150", the number a Skype call to the business account
+# takes in its context
+SFA_NUMBER = "14255550150"
 PROFILE_FORMATS = ("0", "8", "18", "101")  # ulaw, alaw, g729, telephone-event
 SFA_FORMATS = ("0", "101")
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
@@ -164,7 +168,7 @@ def check_lync_to_skype(captured: Sequence[CapturedSip], capture: Capture, roles
     the status Skype was asked to refuse the call with (no channel left): the refusal is
     then the expected outcome, and Lync must get a final error in its turn."""
     v = Verdict(flow, pcap, family="Skype", one_leg_ok=deployment)
-    peer_leg = SKYPE_LEG if via_profile else "Skype for Asterisk (UDP)"
+    peer_leg = SKYPE_LEG if via_profile else SFA_LEG
     lync, skype = _legs(captured, roles, v, peer_leg)
     lc = leg_cursor(v, lync)
     expect_invite(lc, "1", "INVITE", MEDIATION, dialled, f"INVITE {dialled} from Lync",
@@ -328,19 +332,26 @@ def _check_echo(v: Verdict, capture: Capture, leg: Leg, leg_name: str) -> None:
 
 def check_skype_to_lync(captured: Sequence[CapturedSip], capture: Capture, roles: Roles,
                         pcap: Path | None, flow: str, anonymous: bool, *,
-                        deployment: bool = False) -> Verdict:
-    """`deployment`: a capture from elsewhere (one leg only, or begun mid-call)."""
+                        deployment: bool = False, via_profile: bool = True) -> Verdict:
+    """A Skype user calls Lync: through the Skype for SIP profile (its number, seed
+    insecure=invite) or, `via_profile=False`, through Skype for Asterisk (chan_skype.conf's
+    exten = 14255550150 in context default). `deployment`: a capture from elsewhere (one
+    leg only, or begun mid-call)."""
     v = Verdict(flow, pcap, family="Skype", one_leg_ok=deployment)
-    lync, skype = _legs(captured, roles, v)
+    peer_leg = SKYPE_LEG if via_profile else SFA_LEG
+    lync, skype = _legs(captured, roles, v, peer_leg)
     sc = leg_cursor(v, skype)
-    inv = expect_invite(sc, "1", "INVITE from Skype", SKYPE, PROFILE,
-                        f"INVITE {PROFILE} from Skype",
-                        user_subject="Request-URI user (the profile number)", initial=True)
+    number, why = ((PROFILE, "the profile number") if via_profile
+                   else (SFA_NUMBER, "chan_skype.conf's exten"))
+    inv = expect_invite(sc, "1", "INVITE from Skype", SKYPE, number,
+                        f"INVITE {number} from Skype",
+                        user_subject=f"Request-URI user ({why})", initial=True)
     if inv is None and not (sc.leg_started_before_capture or not sc.captured):
         return v
     if inv is not None:
         challenged = [e for e in skype.events if status_of(e) in (401, 407)]
-        v.check("1", SKYPE_LEG, "no challenge (seed: insecure=invite)", not challenged,
+        v.check("1", peer_leg, "no challenge (seed: insecure=invite)" if via_profile else
+                "no challenge (chan_skype's own calls)", not challenged,
                 "Asterisk takes Skype's INVITE without 401/407",
                 "not challenged" if not challenged else challenged[0].describe(),
                 challenged[0].frame if challenged else None)

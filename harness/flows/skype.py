@@ -56,6 +56,23 @@ def skype_calls_lync(topology: Topology, pcap: CallPcap, anonymous: bool = True,
                    problems)
 
 
+def skype_user_calls_lync_via_sfa(topology: Topology, pcap: CallPcap,
+                                  hangup_after_ms: int = 2000) -> CallRun:
+    """Seed "Skype for Asterisk": a Skype user calls the business account; chan_skype
+    hands the call to Asterisk as 14255550150 (chan_skype.conf exten), which dials Lync."""
+    sims = Simulators.of(topology)
+    prepare(sims.mediation, hold_after_ms=None, hangup_by="remote")
+    prepare(sims.skype)
+    problems: list[str] = []
+    sims.skype.place_call(skype_flow.SFA_NUMBER, via="sfa", anonymous=False,
+                          hangup_after_ms=hangup_after_ms, **{"from": "skype.caller"})
+    call = last_call(sims.skype, problems, timeout_s=15)
+    last_call(sims.mediation, problems, timeout_s=5)  # the Lync side ends too
+    pcap.stop()
+    return CallRun("Skype for Asterisk calls Lync", pcap, None, call, sims.roles,
+                   {"via": "sfa"}, problems)
+
+
 def registration(topology: Topology, pcap: CallPcap, grant_s: int = 8,
                  timeout_s: float = 20) -> tuple[CallRun, list[Registration]]:
     """Asterisk registers afresh; Skype grants `grant_s` seconds; Asterisk must refresh."""
@@ -99,6 +116,7 @@ def verify(run: CallRun, kind: Check, *, granted_s: int | None = None,
             return skype_flow.check_lync_to_skype(sip, capture, run.roles, path, run.flow,
                                                   dialled, target, via_profile,
                                                   refused=refused)
-        return skype_flow.check_skype_to_lync(sip, capture, run.roles, path, run.flow, anonymous)
+        return skype_flow.check_skype_to_lync(sip, capture, run.roles, path, run.flow, anonymous,
+                                              via_profile=via_profile)
 
     return verdict_of(run, check)

@@ -65,6 +65,14 @@ def test_skype_user_calls_lync_as_anonymous_caller(topology, call_pcap, flow_rep
     flow_report.add(run, skype.verify(run, "skype_to_lync", anonymous=True)).raise_if_failed()
 
 
+def test_skype_user_reaches_lync_through_skype_for_asterisk(topology, call_pcap, flow_report):
+    """Seed "Skype for Asterisk": chan_skype.conf's exten = 14255550150 in context default,
+    which "was already configured to route calls for 14255550150 to his Lync Server"."""
+    run = skype.skype_user_calls_lync_via_sfa(topology, call_pcap)
+    flow_report.add(run, skype.verify(run, "skype_to_lync", anonymous=False,
+                                      via_profile=False)).raise_if_failed()
+
+
 @CHAN_SIP_NO_G729
 def test_channels_exhausted_is_refused_by_skype(topology, call_pcap, flow_report):
     """Skype for SIP sells channels; past them it refuses (here: 0 channels left)."""

@@ -186,3 +186,16 @@ def test_udp_server_key_and_received() -> None:
     )
     assert mark_received(plain, ("10.0.0.2", 1234)) == ("10.0.0.2", 5062)
     assert (plain.headers.get("Via") or "").endswith(";received=10.0.0.2")
+
+
+def test_a_call_asks_for_the_skype_for_asterisk_side_by_name():
+    from harness.peers.skype.gateway_call import CallRequest
+
+    ask = CallRequest.parse({"to": "14255550150", "via": "sfa", "from": "skype.caller",
+                             "anonymous": False}, "99051000107808")
+    assert (ask.to, ask.via, ask.anonymous) == ("14255550150", "sfa", False)
+    assert CallRequest.parse({}, "99051000107808").via == "sip"
+    with pytest.raises(BehaviourError, match="via"):
+        CallRequest.parse({"via": "pstn"}, "99051000107808")
+    with pytest.raises(BehaviourError, match="use_registration"):
+        CallRequest.parse({"via": "sfa", "use_registration": True}, "99051000107808")

@@ -18,9 +18,10 @@ GET    /registrations[?all=1][?wait=N&timeout=10]
 GET    /registrations/bindings        the contacts bound now, with expires_in
 DELETE /registrations                 forget bindings and registrations
 POST   /calls                         a call from Skype to the gateway: {"to"?, "from"?,
-                                      "anonymous"?, "use_registration"?, behaviour
-                                      overrides...} -> {"id", "call_id"}; 409 when every
-                                      channel is busy
+                                      "anonymous"?, "use_registration"?, "via"? ("sip",
+                                      or "sfa": from the Skype for Asterisk side, port
+                                      5070), behaviour overrides...} -> {"id", "call_id"};
+                                      409 when every channel is busy
 GET    /calls                         every call record
 GET    /calls/<id>|last[?wait=ended|<state>&timeout=10]
                                       one record; with wait, long-poll (408 + record

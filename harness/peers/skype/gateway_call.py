@@ -43,6 +43,9 @@ class CallRequest:
     anonymous: bool
     use_registration: bool
     options: dict[str, Any]
+    # "sip": Skype for SIP's service (port 5060); "sfa": the Skype network behind the
+    # withdrawn Skype for Asterisk (port 5070), calling the business account's number
+    via: str = "sip"
 
     @classmethod
     def parse(cls, body: dict[str, Any], profile: str) -> CallRequest:
@@ -59,7 +62,14 @@ class CallRequest:
         use_registration = options.pop("use_registration", False)
         if not isinstance(use_registration, bool):
             raise BehaviourError("use_registration", "must be true or false")
-        return cls(to, sender, anonymous, use_registration, options)
+        via = options.pop("via", "sip")
+        if via not in ("sip", "sfa"):
+            raise BehaviourError("via", "must be 'sip' (Skype for SIP) or 'sfa' (Skype for "
+                                 "Asterisk)")
+        if via == "sfa" and use_registration:
+            raise BehaviourError("via", "Skype for Asterisk calls the gateway directly: no "
+                                 "use_registration")
+        return cls(to, sender, anonymous, use_registration, options, via)
 
     def caller(self, domain: str) -> tuple[str, str, str | None]:
         """The From value, the caller ID and the Contact user (none when anonymous)."""

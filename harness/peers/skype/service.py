@@ -170,7 +170,7 @@ class SkypeService(Simulator[SkypeCall, Address]):
         ask = CallRequest.parse(body, self.config.profile)
         to = ask.to
         behaviour = self.behaviour.merged(ask.options)
-        if self._active("sip") >= behaviour.channels:
+        if ask.via == "sip" and self._active("sip") >= behaviour.channels:
             raise HttpError(409, f"all {behaviour.channels} SIP channels are in use")
         domain = self.config.domain
         gw_host, gw_port = self.config.gateway
@@ -187,11 +187,11 @@ class SkypeService(Simulator[SkypeCall, Address]):
         to_value = f"<sip:{to}@{domain}>"
         call_id = wire.new_call_id(domain)
         record = self.store.new(call_id, "outbound")
-        record.service = "sip"
+        record.service = ask.via
         record.from_uri, record.to_uri, record.request_uri = from_value, to_value, request_uri
         record.destination, record.caller_id, record.anonymous = to, caller, ask.anonymous
         dialog = uac_dialog(call_id, request_uri, from_value, to_value)
-        ctx = self._call_context(record, behaviour, self.sip)
+        ctx = self._call_context(record, behaviour, self.sfa if ask.via == "sfa" else self.sip)
         call = GatewayCall(ctx, dialog, destination, contact_user)
         self._calls[(call_id, call.local_tag)] = call
         call.event("place_call", f"to {request_uri} from {from_value}")
