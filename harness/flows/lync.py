@@ -78,7 +78,8 @@ def inbound(topology: Topology, pcap: CallPcap, **behaviour: JsonValue) -> CallR
     uas.start()
     if not topology.softphone.wait_listening(5060):
         problems.append("the answering softphone (SIPp) did not bind UDP 5060 within 10 s")
-    sims.mediation.place_call("+1000", **{"from": "+14255550150", **wanted})
+    sims.mediation.place_call("1000", as_dialled=True,  # Lync's rule: +1000
+                              **{"from": "+14255550150", **wanted})
     uas.join(60)
     call = last_call(sims.mediation, problems)
     pcap.stop()
@@ -101,7 +102,8 @@ def _inbound_to_baresip(topology: Topology, pcap: CallPcap, sims: Simulators,
     answered: list[phone.PhoneCall] = []
     answering = threading.Thread(target=lambda: answered.append(phone.answers(topology, 30)))
     answering.start()
-    sims.mediation.place_call("+1000", **{"from": "+14255550150", **wanted})
+    sims.mediation.place_call("1000", as_dialled=True,  # Lync's rule: +1000
+                              **{"from": "+14255550150", **wanted})
     answering.join(60)
     call = last_call(sims.mediation, problems)
     pcap.stop()

@@ -26,13 +26,14 @@ Check = Literal["registration", "lync_to_skype", "skype_to_lync"]
 
 def lync_dials(topology: Topology, pcap: CallPcap, number: str,
                skype: Behaviour | None = None, **behaviour: JsonValue) -> CallRun:
-    """The Lync user dials `number` (1001: Skype's test number; 1002: echo123)."""
+    """The Lync user dials `number` (1001: Skype's test number; 1002: echo123); Lync's
+    dial plan makes it +1001 and routes it to Asterisk (harness/peers/lync/dialling.py)."""
     sims = Simulators.of(topology)
     prepare(sims.skype, **(skype or {}))
     prepare(sims.mediation)
     problems: list[str] = []
     wanted = {**LYNC_CALL, **behaviour}
-    sims.mediation.place_call(number, **{"from": "+14255550150", **wanted})
+    sims.mediation.place_call(number, as_dialled=True, **{"from": "+14255550150", **wanted})
     call = last_call(sims.mediation, problems, timeout_s=15)
     last_call(sims.skype, problems, timeout_s=5)  # its BYE answered too
     pcap.stop()

@@ -39,7 +39,7 @@ def test_registration_is_challenged_answered_and_refreshed(topology, call_pcap, 
 @CHAN_SIP_NO_G729
 def test_lync_dials_1001_reaches_skype_test_number_and_hears_echo(topology, call_pcap, flow_report):
     """Seed: 1001 sets the caller ID to the profile number and dials the test number."""
-    run = skype.lync_dials(topology, call_pcap, "+1001")
+    run = skype.lync_dials(topology, call_pcap, "1001")
     flow_report.add(
         run,
         skype.verify(
@@ -52,7 +52,7 @@ def test_lync_dials_1002_reaches_echo123_through_skype_for_asterisk(
     topology, call_pcap, flow_report
 ):
     """Seed: exten => 1002,1,Dial(Skype/echo123), with chan_skype emulated as a SIP peer."""
-    run = skype.lync_dials(topology, call_pcap, "+1002")
+    run = skype.lync_dials(topology, call_pcap, "1002")
     flow_report.add(
         run,
         skype.verify(run, "lync_to_skype", dialled="+1002", target="echo123", via_profile=False),
@@ -76,7 +76,7 @@ def test_skype_user_reaches_lync_through_skype_for_asterisk(topology, call_pcap,
 @CHAN_SIP_NO_G729
 def test_channels_exhausted_is_refused_by_skype(topology, call_pcap, flow_report):
     """Skype for SIP sells channels; past them it refuses (here: 0 channels left)."""
-    run = skype.lync_dials(topology, call_pcap, "+1001", skype={"channels": 0, "limit_status": 503})
+    run = skype.lync_dials(topology, call_pcap, "1001", skype={"channels": 0, "limit_status": 503})
     run.flow = "Lync dials 1001, no channel left (refusal expected)"
     verdict = flow_report.add(
         run,

@@ -77,7 +77,7 @@ def test_caller_id_not_set_is_rejected_by_skype_with_a_verdict_naming_it(
 ):
     from harness.flows import skype
 
-    run = skype.lync_dials(topology, call_pcap, "+1001")
+    run = skype.lync_dials(topology, call_pcap, "1001")
     verdict = skype.verify(
         run, "lync_to_skype", dialled="+1001", target="+17606604690", via_profile=True
     )

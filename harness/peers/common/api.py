@@ -5,7 +5,10 @@ GET    /behaviour                     the current behaviour
 PUT    /behaviour                     body: partial behaviour, merged into the defaults
 DELETE /behaviour                     back to the defaults
 POST   /calls                         {"to", "from"?, "auth_user"?, "auth_password"?,
-                                       behaviour overrides...} -> {"id": "..."}
+                                       "as_dialled"? (the Mediation Server: `to` is what
+                                       the Lync user dials, normalised and routed as the
+                                       seed's dial plan does), behaviour overrides...}
+                                       -> {"id": "..."}
 GET    /calls                         every call record
 GET    /calls/<id>|last[?wait=ended|<state>&timeout=10]
                                       one record; with wait, long-poll (408 + record

@@ -25,6 +25,7 @@ from harness.peers.common.tcp import SipConnection, TcpSipEndpoint
 from harness.peers.lync import wire as lf
 from harness.peers.lync.call import ALLOWED, Call, CallContext, Txn
 from harness.peers.lync.config import Config, build_parser
+from harness.peers.lync.dialling import DialPlan, NoRoute
 from harness.peers.lync.outbound import Credentials, OutboundCall
 from harness.rtp.tone import ToneGenerator
 from harness.sip.errors import SipParseError
@@ -109,6 +110,14 @@ class MediationServer(Simulator[Call, SipConnection]):
         to = options.pop("to", None)
         if not isinstance(to, str) or not to:
             raise BehaviourError("to", "required: a number (+1000) or a SIP URI")
+        as_dialled = options.pop("as_dialled", False)
+        if not isinstance(as_dialled, bool):
+            raise BehaviourError("as_dialled", "must be true or false")
+        if as_dialled:  # what the Lync user dials: the dial plan's rule and route apply
+            try:
+                to = DialPlan().to_trunk(to)
+            except NoRoute as exc:
+                raise BehaviourError("to", str(exc)) from None
         sender = options.pop("from", None) or self.config.from_user
         if not isinstance(sender, str):
             raise BehaviourError("from", "must be a string")
