@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Generic, Literal, NotRequired, TypeAlias, TypedDict, TypeVar, cast
+from typing import Any, Generic, Literal, NotRequired, TypeAlias, TypedDict, TypeVar, cast
 
 JsonValue: TypeAlias = "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
 JsonObject: TypeAlias = dict[str, JsonValue]
@@ -181,6 +181,18 @@ class SimulatorClient:
         behaviour overrides for this call."""
         placed = _object(self._call("POST", "/calls", {"to": to, **fields})[1])
         return PlacedCall(str(placed["id"]), str(placed.get("call_id") or ""))
+
+    def options(self, count: int = 1, timeout_s: float = 10.0) -> Waited[list[dict[str, Any]]]:
+        """Long-polls until the simulator has received `count` OPTIONS outside a dialog
+        (a gateway's qualify); the value: those it has (time, call_id, cseq)."""
+        query = urllib.parse.urlencode({"count": count, "timeout": f"{timeout_s:g}"})
+        status, body = self._call("GET", f"/options?{query}",
+                                  timeout=timeout_s + self.long_poll_margin_s, accept=(408,))
+        seen = [dict(x) for x in body if isinstance(x, dict)] if isinstance(body, list) else []
+        return Waited(status == 200, seen)
+
+    def clear_options(self) -> int:
+        return _count(self._call("DELETE", "/options")[1])
 
     def calls(self) -> list[CallRecord]:
         return [_record(r) for r in _list(self._call("GET", "/calls")[1])]

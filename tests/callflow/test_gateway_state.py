@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from harness.analysis.trunk_rules import MAX_RTT_MS
 from harness.flows import phone
 
 pytestmark = pytest.mark.callflow
@@ -25,7 +26,20 @@ def test_trunk_is_qualified_and_answers(topology):
     trip time (seed: `sip show peers` ... `OK (1 ms)`)."""
     trunk = topology.gateway.adapter().wait_reachable("to_lync", timeout=15)
     assert trunk.reachable is True, trunk.summary()
-    assert trunk.rtt_ms is not None and 0 < trunk.rtt_ms < 1000, trunk.summary()
+    # within qualify=yes's limit (chan_sip: beyond 2000 ms the peer is LAGGED, not OK)
+    assert trunk.rtt_ms is not None and 0 < trunk.rtt_ms <= MAX_RTT_MS, trunk.summary()
+
+
+def test_trunk_qualify_is_seen_on_the_wire(topology, call_pcap, flow_report):
+    """qualify=yes on the wire: the gateway's OPTIONS to the Mediation Server over TCP
+    5068, answered 200 OK, within qualify's limit; the gateway's own view beside it."""
+    from harness.flows import trunk
+
+    if topology.gateway.login is None:
+        pytest.skip("the external gateway was given no AMI login (--gateway-ami): it cannot "
+                    "be asked to qualify its trunk")
+    run, view = trunk.qualify(topology, call_pcap)
+    flow_report.add(run, trunk.verify(run, view)).raise_if_failed()
 
 
 def test_seed_troubleshooting_view_shows_the_trunk_ok(topology, own_profile):

@@ -9,6 +9,8 @@ POST   /calls                         {"to", "from"?, "auth_user"?, "auth_passwo
                                        the Lync user dials, normalised and routed as the
                                        seed's dial plan does), behaviour overrides...}
                                        -> {"id": "..."}
+GET    /options[?count=N&timeout=10]   the OPTIONS received outside a dialog (a gateway's
+                                       qualify), once N have come; DELETE forgets them
 GET    /calls                         every call record
 GET    /calls/<id>|last[?wait=ended|<state>&timeout=10]
                                       one record; with wait, long-poll (408 + record
@@ -45,6 +47,7 @@ class Simulator(Protocol[B]):
 
     behaviour: B
     base_behaviour: B
+    options_seen: list[dict[str, Any]]
 
     @property
     def store(self) -> CallStore: ...
@@ -107,7 +110,26 @@ class MediationApi(Generic[B]):
         if len(parts) == 2 and parts[0] == "calls":
             allow(method, "GET")
             return await self._one_call(parts[1], request)
+        if parts == ["options"]:
+            return await self._options(method, request)
         raise HttpError(404, f"no such resource: {method} {request.path}")
+
+    async def _options(self, method: str, request: HttpRequest) -> HttpResponse:
+        """The OPTIONS received outside a dialog; GET ?count=N waits (long poll) until N
+        have come, 408 with what came after the timeout; DELETE forgets them."""
+        allow(method, "GET", "DELETE")
+        sim = self._sim
+        if method == "DELETE":
+            count = len(sim.options_seen)
+            sim.options_seen.clear()
+            return HttpResponse(200, {"deleted": count})
+        try:
+            wanted = int(request.query.get("count", "0"))
+        except ValueError:
+            raise HttpError(400, "count: must be a whole number") from None
+        ok = await sim.store.wait_for(lambda: len(sim.options_seen) >= wanted,
+                                      timeout_query(request))
+        return HttpResponse(200 if ok else 408, list(sim.options_seen))
 
     def _behaviour(self, method: str, request: HttpRequest) -> HttpResponse:
         allow(method, "GET", "PUT", "DELETE")

@@ -10,6 +10,7 @@ serves, ``_on_other``.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Generic, TypeVar
 
 from harness.peers.common.call_base import CallContext, RecordedCall
@@ -44,6 +45,8 @@ class Simulator(Generic[CallT, F]):
         self.control_port = config.control_port
         self._calls: dict[tuple[str, str], CallT] = {}  # (Call-ID, local tag)
         self._rtp_used: set[int] = set()
+        # OPTIONS outside a dialog (a gateway's qualify), oldest first: when, Call-ID, CSeq
+        self.options_seen: list[dict[str, Any]] = []
 
     # -- calls ---------------------------------------------------------------------------
 
@@ -105,6 +108,9 @@ class Simulator(Generic[CallT, F]):
         elif method == "INVITE":
             self._on_invite(endpoint, txn)
         elif method == "OPTIONS":
+            self.options_seen.append({"time": time.time(), "call_id": request.call_id,
+                                      "cseq": request.headers.get("CSeq")})
+            self.store.touch()  # wakes a control client waiting for it
             self._on_options(txn)
         elif method in DIALOG_METHODS:
             self._reply(txn, 481)
