@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+PROTO_ICMP = 1
 PROTO_TCP = 6
 PROTO_UDP = 17
 HEAD = 12  # payload bytes kept per packet (an RTP fixed header)

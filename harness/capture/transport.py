@@ -1,12 +1,13 @@
 """UDP and TCP headers, decoded on a chunk's arrays: ports, TCP sequence and flags, and
-where each packet's payload lies (as captured, and as the headers announce it)."""
+where each packet's payload lies (as captured, and as the headers announce it); an ICMPv4
+message's payload is the whole message (an error quotes the datagram it answers)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from harness.capture.rows import Chunk, Ix, u16, u32
-from harness.capture.table import HEAD, PROTO_TCP, PROTO_UDP
+from harness.capture.table import HEAD, PROTO_ICMP, PROTO_TCP, PROTO_UDP
 
 
 def decode_transport(ch: Chunk) -> None:
@@ -40,6 +41,10 @@ def decode_transport(ch: Chunk) -> None:
         t.tcp_seq[g] = u32(h[:, 4:8])
         t.tcp_flags[g] = h[:, 13]
         _payload(ch, gx, c + doff, ip_len - doff)
+    ipv4 = t.ip_version[lo : lo + k] == 4
+    ix = Ix(np.flatnonzero(ok_ip & ipv4 & (proto == PROTO_ICMP)), k, lo)
+    for c, gx, _h in ch.layouts(ix, ch.l4, 8, "ICMP"):
+        _payload(ch, gx, c, l4_end[gx.loc] - c)
 
 
 def _drop(ch: Chunk, gx: Ix, bad: np.ndarray, what: str) -> Ix:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.analysis.verdict import Verdict
 from harness.capture import Capture, open_capture
+from harness.capture.connections import failed_attempts
 from harness.media.find import rtp_streams
 from harness.report.ladder.model import Ladder, LadderError, build_ladder
 from harness.report.ladder.page import render_html
@@ -37,7 +38,8 @@ def ladder_of_capture(
     if not isinstance(capture, Capture):
         capture = open_capture(capture)
     messages = capture.sip_messages()
-    if not messages:
+    attempts = failed_attempts(capture)
+    if not messages and not attempts:
         raise LadderError(f"no SIP messages in the capture ({len(capture)} packets): "
                           "nothing to draw a ladder of")
     streams = rtp_streams(capture)
@@ -51,7 +53,7 @@ def ladder_of_capture(
     origin = float(capture.time[0]) if len(capture) else None
     path = Path(capture.path)
     return build_ladder(messages, streams, roles, verdict, origin=origin,
-                        title=title or path.name, source=str(path))
+                        title=title or path.name, source=str(path), attempts=attempts)
 
 
 def write_ladder(ladder: Ladder, path: str | Path) -> Path:

@@ -35,9 +35,17 @@ class Layout:
     notes_x: float
     t: np.ndarray  # arrow times, made non-decreasing
     legend_y: float
+    attempt_y: list[float]  # per failed connection attempt, in their rows among the arrows
+
+    @property
+    def last_row_y(self) -> float:
+        """The lowest row: an arrow, or a failed connection attempt."""
+        return max([*self.y, *self.attempt_y], default=float(TOP + 30))
 
     def y_of(self, t: float) -> float:
         """Vertical position of a time: linear between the arrows around it."""
+        if not self.y:
+            return float(TOP + 30)
         if len(self.y) == 1:
             return self.y[0] + max(-30.0, min(30.0, (t - float(self.t[0])) * 60.0))
         if t < self.t[0]:
@@ -68,19 +76,29 @@ def layout(ladder: Ladder) -> Layout:
     x = {h: LEFT + COL_W / 2 + i * COL_W for i, h in enumerate(ladder.hosts)}
     times = np.maximum.accumulate(np.array([a.time for a in ladder.arrows], dtype=np.float64))
     ys: list[float] = []
+    attempt_y: list[float] = [0.0] * len(ladder.attempts)
     gaps: list[tuple[float, float, float]] = []
     y = float(TOP + 30)
     prev_lines = 0
-    for i, arrow in enumerate(ladder.arrows):
-        if i:
+    # the arrows and the failed connection attempts, one row each, in time order
+    rows = sorted([(float(times[i]), 0, i) for i in range(len(ladder.arrows))]
+                  + [(t, 1, k) for k, (t, _) in enumerate(ladder.attempts)])
+    prev_t: float | None = None
+    for t, kind, i in rows:
+        if prev_t is not None:
             step = max(ROW, 8 + prev_lines * FAIL_LINE) if prev_lines else ROW
-            dt = float(times[i] - times[i - 1])
+            dt = t - prev_t
             if dt > GAP_S:
                 gaps.append((y + 14, y + step + GAP_EXTRA - 20, dt))
                 step += GAP_EXTRA
             y += step
-        ys.append(y)
-        prev_lines = _note_lines(arrow)
+        prev_t = max(t, prev_t) if prev_t is not None else t
+        if kind:
+            attempt_y[i] = y
+            prev_lines = 0
+        else:
+            ys.append(y)
+            prev_lines = _note_lines(ladder.arrows[i])
     bottom = y + max(40, 8 + prev_lines * FAIL_LINE)
     any_notes = any(a.failures for a in ladder.arrows)
     last_x = LEFT + len(ladder.hosts) * COL_W
@@ -93,7 +111,7 @@ def layout(ladder: Ladder) -> Layout:
     if ladder.other_failures:
         extra += 18 + FAIL_LINE * 2 * min(len(ladder.other_failures), 12) + 10
     height = legend_y + extra + 20
-    return Layout(x, ys, gaps, width, height, notes_x, times, legend_y)
+    return Layout(x, ys, gaps, width, height, notes_x, times, legend_y, attempt_y)
 
 
 def esc(text: object) -> str:

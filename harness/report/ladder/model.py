@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.analysis.verdict import CheckResult, Verdict
+from harness.capture.connections import FailedAttempt
 from harness.capture.sdpmap import sdp_directions
 from harness.capture.sip import CapturedSip
 from harness.media.hold import HoldWindow, hold_windows
@@ -124,6 +125,8 @@ class Ladder:
     origin: float = 0.0  # epoch seconds of time 0
     source: str = ""
     call_ids: list[str] = field(default_factory=list)  # colour order
+    # connections toward SIP ports that failed (refused, unanswered, ICMP), times from origin
+    attempts: list[tuple[float, FailedAttempt]] = field(default_factory=list)
 
     def name(self, address: str) -> str:
         return self.names.get(address, address)
@@ -183,12 +186,16 @@ def _band_of(stream: RtpStream, origin: float, names: Mapping[str, str]) -> Band
 
 
 def _host_order(
-    arrows: Sequence[Arrow], bands: Sequence[Band], names: Mapping[str, str]
+    arrows: Sequence[Arrow], bands: Sequence[Band], names: Mapping[str, str],
+    attempts: Sequence[FailedAttempt] = (),
 ) -> list[str]:
     """Known roles in ROLE_ORDER, then the other hosts in order of first appearance."""
     seen: dict[str, int] = {}
     for a in arrows:
         for host in (a.sip.src, a.sip.dst):
+            seen.setdefault(host, len(seen))
+    for at in attempts:
+        for host in (at.src, at.dst):
             seen.setdefault(host, len(seen))
     for b in bands:
         for host in (b.src, b.dst):
@@ -215,6 +222,7 @@ def build_ladder(
     origin: float | None = None,
     title: str = "",
     source: str = "",
+    attempts: Sequence[FailedAttempt] = (),
 ) -> Ladder:
     """The ladder of captured SIP messages and RTP streams.
 
@@ -224,12 +232,12 @@ def build_ladder(
     there is no SIP message.
     """
     items = sorted(messages, key=lambda m: m.frame)
-    if not items:
+    if not items and not attempts:
         raise LadderError("no SIP messages in the capture: nothing to draw a ladder of")
     names = roles_dict(roles)
     stream_list = list(streams)
     if origin is None:
-        firsts = [items[0].time]
+        firsts = [items[0].time] if items else [attempts[0].time]
         firsts += [float(np.min(s.time)) for s in stream_list if len(s.time)]
         origin = min(firsts)
     failures = [r for r in verdict.results if r.checked and not r.ok] if verdict else []
@@ -246,7 +254,7 @@ def build_ladder(
     placed = {a.frame for a in arrows}
     others = [f for f in failures if f.frame is None or f.frame not in placed]
     bands = [b for b in (_band_of(s, origin, names) for s in stream_list) if b is not None]
-    hosts = _host_order(arrows, bands, names)
+    hosts = _host_order(arrows, bands, names, attempts)
     return Ladder(
         title=title or "SIP ladder",
         hosts=hosts,
@@ -260,4 +268,5 @@ def build_ladder(
         origin=origin,
         source=source,
         call_ids=list(dict.fromkeys(a.call_id for a in arrows if a.call_id)),
+        attempts=[(at.time - origin, at) for at in attempts],
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from importlib import resources
 
 from harness.analysis.verdict import CheckResult
+from harness.capture.connections import FailedAttempt
 from harness.report.ladder.layout import (
     FAIL_LINE,
     LEFT,
@@ -114,6 +115,8 @@ def render_svg(ladder: Ladder, *, standalone: bool = True) -> str:
                    f'text-anchor="end">\N{MIDLINE HORIZONTAL ELLIPSIS} {dt:.3f} s</text>')
     for arrow, y, colour in zip(ladder.arrows, lay.y, colours, strict=True):
         out += _arrow_svg(ladder, lay, arrow, y, colour)
+    for (t, attempt), y in zip(ladder.attempts, lay.attempt_y, strict=True):
+        out += _attempt_svg(lay, t, attempt, y)
     out += _legend(ladder, lay)
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -135,7 +138,7 @@ def _heading(ladder: Ladder) -> list[str]:
 def _hosts(ladder: Ladder, lay: Layout) -> list[str]:
     """Host boxes at the top and the bottom, lifelines, the axis headings."""
     out = []
-    top_y, bottom_y = TOP, lay.y[-1] + 30
+    top_y, bottom_y = TOP, lay.last_row_y + 30
     for host in ladder.hosts:
         x = lay.x[host]
         out.append(f'<line class="lifeline" x1="{x:.1f}" y1="{top_y}" x2="{x:.1f}" '
@@ -302,6 +305,31 @@ def _arrow_svg(ladder: Ladder, lay: Layout, a: Arrow, y: float, colour: str) -> 
         out += _notes(lay, a, max(x1, x2), y)
     out.append("</g>")
     return out
+
+
+def _attempt_svg(lay: Layout, t: float, at: FailedAttempt, y: float) -> list[str]:
+    """A connection toward a SIP port that failed: dashed, in the failure colour, with a
+    bar where it was refused (or ended unanswered) instead of an arrowhead."""
+    x1, x2 = lay.x[at.src], lay.x[at.dst]
+    end = x2 - 6 if x2 > x1 else x2 + 6
+    mid = (x1 + x2) / 2
+    return [
+        f'<g class="attempt failed" data-frame="{at.frame}" data-time="{fmt_s(t)}" '
+        f'data-label="{esc(at.label)}" data-src="{esc(at.src)}" data-dst="{esc(at.dst)}">',
+        f"<title>frame {at.frame}, {fmt_s(t)} s: {esc(at.src)} \N{RIGHTWARDS ARROW} "
+        f"{esc(at.dst)}:{at.dport} {esc(at.label)}</title>",
+        f'<text class="frame" x="12" y="{y + 4:.1f}">{at.frame}</text>',
+        f'<text class="axis" x="{LEFT - 16}" y="{y + 4:.1f}" text-anchor="end">'
+        f"{fmt_s(t)}</text>",
+        f'<line x1="{x1:.1f}" y1="{y:.1f}" x2="{end:.1f}" y2="{y:.1f}" stroke="{FAIL}" '
+        f'stroke-width="1.5" stroke-dasharray="6 4"/>',
+        f'<line x1="{end:.1f}" y1="{y - 7:.1f}" x2="{end:.1f}" y2="{y + 7:.1f}" '
+        f'stroke="{FAIL}" stroke-width="2.5"/>',
+        f'<text class="label" x="{mid:.1f}" y="{y - 6:.1f}" fill="{FAIL}" '
+        f'text-anchor="middle">'
+        f'<tspan class="method">{esc(at.label)}</tspan></text>',
+        "</g>",
+    ]
 
 
 def _notes(lay: Layout, a: Arrow, x: float, y: float) -> list[str]:
