@@ -97,6 +97,14 @@ _PJSIP = GatewayProfile(
               "disallow=all\nallow=ulaw,alaw\n"),),
             ("res_pjsip.so",),
         ),
+        # calls without credentials: the softphone's endpoint without its auth, so anyone
+        # who says he is 1000 calls through (PJSIP has no allowguest; the seed's
+        # allowguest=no and secret = 1000 say no)
+        "unauthenticated-calls": Fault(
+            "pjsip.conf",
+            (("aors=1000\nauth=1000\ncontext=default\n", "aors=1000\ncontext=default\n"),),
+            ("res_pjsip.so",),
+        ),
         # the trunk's 183 no longer becomes a 180 toward the caller (seed steps 3-4)
         "no-180-after-183": Fault(
             "pjsip.conf",
@@ -135,6 +143,10 @@ _CHANSIP = GatewayProfile(
         "wrong-xmpp-password": _XMPP_PASSWORD,
         # (no "no-180-after-183": chan_sip has no setting for it; it turns the trunk's 183
         # into a 180 toward the caller by itself)
+        # the seed's own line turned round: calls from hosts that are no peer
+        "unauthenticated-calls": Fault(
+            "sip.conf", (("allowguest=no", "allowguest=yes"),), ("chan_sip.so",)
+        ),
         "trunk-allows-alaw": Fault(
             "sip.conf",
             (("qualify = yes\ntransport = tcp\n", "qualify = yes\ntransport = tcp\n"

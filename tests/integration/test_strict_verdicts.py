@@ -37,3 +37,21 @@ def test_no_180_after_183_fails_step_4_toward_the_caller(topology, call_pcap):
         run = lync.outbound(topology, call_pcap)
     verdict = lync.verify(run, "outbound")
     assert ("4", PHONE_LEG, "180 Ringing") in _failed(verdict), verdict.report()
+
+
+@pytest.mark.security
+def test_calls_without_credentials_fail_the_toll_fraud_check(topology, call_pcap, attacker):
+    """Seed allowguest=no and secret = 1000, each undone in the gateway's own words
+    (chan_sip: allowguest=yes; PJSIP: the softphone's endpoint without its auth): the
+    stranger's INVITEs get through, and the security verdict says so on the trunk."""
+    from harness.analysis import security_rules as rules
+    from harness.flows import security
+
+    with broken_fixture(topology, "unauthenticated-calls"):
+        sec = security.attack(topology, call_pcap, attacker, "security: toll fraud",
+                              security.toll_fraud_probes())
+        topology.gateway.cli("channel request hangup all")  # the calls it let through
+    verdict = security.verify(sec, topology, rules.check_toll_fraud)
+    steps = {r.step for r in verdict.failures}
+    assert "trunks" in steps, verdict.report()
+    assert any(r.subject.startswith("toll/INVITE") for r in verdict.failures), verdict.report()
