@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.topology.config import SOFTPHONES
+
 if TYPE_CHECKING:
     from harness.analysis.differences import Difference
     from harness.analysis.verdict import Verdict
@@ -88,7 +90,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--softphone",
         default=None,
-        choices=("sipp", "baresip"),
+        choices=SOFTPHONES,
         help="the softphone in X-Lite's place: sipp (scripted, default) or baresip (a real "
         "SIP phone); or HARNESS_SOFTPHONE",
     )
