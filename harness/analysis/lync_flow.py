@@ -27,6 +27,7 @@ from harness.analysis.cursor import (
     user_of,
 )
 from harness.analysis.legs import LYNC_LEG, Leg, build_leg, lync_trunk, uri_of
+from harness.analysis.media_rules import SUITE_TONES, check_call_content
 from harness.analysis.phone_rules import (
     EXTENSION,
     Registration,
@@ -36,6 +37,7 @@ from harness.analysis.phone_rules import (
     gateway_registration,
     uri_equivalent,
 )
+from harness.analysis.rtcp_rules import check_call_rtcp
 from harness.analysis.rtp_rules import MediaTimeline, check_call_media
 from harness.analysis.sdp_rules import (
     check_codecs,
@@ -86,6 +88,10 @@ def check_lync_flow(captured: Sequence[CapturedSip], media: Capture, roles: Role
             check_directions(v, leg, answerers=(ASTERISK, MEDIATION))
     # Asterisk relays each leg's stream to the other: a gap it copies is the sender's
     check_call_media(v, media, (lync, phone), timeline, relay=ASTERISK)
+    # What is heard: each far end's tone, relayed to the other (speech in a deployment's)
+    check_call_content(v, media, (lync, phone), timeline, relay=ASTERISK, tones=SUITE_TONES,
+                       strict=not deployment)
+    check_call_rtcp(v, media, (lync, phone), timeline, judged=(ASTERISK,))
     return v
 
 

@@ -95,7 +95,7 @@ class Source:
     direction: Direction
 
 
-def _targets(leg: Leg) -> dict[str, tuple[str, tuple[str | None, int | None]]]:
+def rtp_targets(leg: Leg) -> dict[str, tuple[str, tuple[str | None, int | None]]]:
     """Role -> (its host address on this leg, where it asked for RTP in its first SDP)."""
     out: dict[str, tuple[str, tuple[str | None, int | None]]] = {}
     for s in sdp_events(leg):
@@ -105,7 +105,7 @@ def _targets(leg: Leg) -> dict[str, tuple[str, tuple[str | None, int | None]]]:
     return out
 
 
-def _direction(streams: list[RtpStream], sender: str, sender_addr: str, receiver: str,
+def direction_of(streams: list[RtpStream], sender: str, sender_addr: str, receiver: str,
                target: tuple[str | None, int | None]) -> Direction:
     mine = [s for s in streams if s.src == sender_addr and (s.dst, s.dst_port) == target]
     if mine:
@@ -128,22 +128,22 @@ def check_call_media(v: Verdict, capture: Capture, legs: Sequence[Leg],
     between two legs: its stream toward one leg's far end carries on the stream it receives
     from the other's, so a gap or timestamp jump there that the source already had is the
     source's (its own check, on its own leg, judges it)."""
-    into = {leg.name: src for leg in legs if (src := _into_relay(capture, leg, relay))}
+    into = {leg.name: src for leg in legs if (src := into_relay(capture, leg, relay))}
     for leg in legs:
         others = [src for name, src in into.items() if name != leg.name]
         sources = {relay: others[0]} if len(others) == 1 else {}
         check_leg_media(v, capture, leg, timeline.of(leg.name), sources)
 
 
-def _into_relay(capture: Capture, leg: Leg, relay: str) -> Source | None:
+def into_relay(capture: Capture, leg: Leg, relay: str) -> Source | None:
     """The leg's stream from its far end into ``relay``, when the leg has one."""
     if not leg.events or relay not in leg.roles:
         return None
-    targets = _targets(leg)
+    targets = rtp_targets(leg)
     far = next(r for r in leg.roles if r != relay)
     if far not in targets or relay not in targets:
         return None
-    d = _direction(rtp_streams(capture), far, targets[far][0], relay, targets[relay][1])
+    d = direction_of(rtp_streams(capture), far, targets[far][0], relay, targets[relay][1])
     return Source(leg.name, d) if len(d.time) else None
 
 
@@ -159,7 +159,7 @@ def check_leg_media(v: Verdict, capture: Capture, leg: Leg, times: LegTimes,
         if v.one_leg_ok:
             v.not_checked("7", leg.name, "RTP", "the answer (200 OK) is not in the capture")
         return
-    targets = _targets(leg)
+    targets = rtp_targets(leg)
     a, b = leg.roles
     if a not in targets or b not in targets:
         if v.one_leg_ok and leg.started_before_capture:
@@ -172,7 +172,7 @@ def check_leg_media(v: Verdict, capture: Capture, leg: Leg, times: LegTimes,
         return
     streams = rtp_streams(capture)
     for sender, receiver in ((a, b), (b, a)):
-        d = _direction(streams, sender, targets[sender][0], receiver, targets[receiver][1])
+        d = direction_of(streams, sender, targets[sender][0], receiver, targets[receiver][1])
         _check_direction(v, leg.name, d, times, (sources or {}).get(sender))
 
 
