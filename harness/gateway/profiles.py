@@ -105,6 +105,13 @@ _PJSIP = GatewayProfile(
             (("aors=1000\nauth=1000\ncontext=default\n", "aors=1000\ncontext=default\n"),),
             ("res_pjsip.so",),
         ),
+        # the trunk's DTMF as inband tones instead of the seed's dtmfmode=rfc2833
+        "trunk-dtmf-inband": Fault(
+            "pjsip.conf",
+            (("allow=ulaw\ndtmf_mode=rfc4733\n; keep media through Asterisk",
+              "allow=ulaw\ndtmf_mode=inband\n; keep media through Asterisk"),),
+            ("res_pjsip.so",),
+        ),
         # the trunk's 183 no longer becomes a 180 toward the caller (seed steps 3-4)
         "no-180-after-183": Fault(
             "pjsip.conf",
@@ -146,6 +153,11 @@ _CHANSIP = GatewayProfile(
         # the seed's own line turned round: calls from hosts that are no peer
         "unauthenticated-calls": Fault(
             "sip.conf", (("allowguest=no", "allowguest=yes"),), ("chan_sip.so",)
+        ),
+        # [to_lync] leaves dtmfmode at chan_sip's default, rfc2833
+        "trunk-dtmf-inband": Fault(
+            "sip.conf", (("qualify = yes\ntransport = tcp\n", "qualify = yes\ntransport = tcp\n"
+                          "dtmfmode = inband\n"),), ("chan_sip.so",)
         ),
         "trunk-allows-alaw": Fault(
             "sip.conf",

@@ -220,6 +220,11 @@ class BaresipPhone:
     def hangup(self) -> PhoneResult:
         return self._act("hangup")
 
+    def send_digits(self, digits: str) -> PhoneResult:
+        """Keys `digits` on the current call (the menu's ``sndcode``: RFC 4733 events
+        where telephone-event was negotiated)."""
+        return self._act("sndcode", digits)
+
     def hold(self) -> PhoneResult:
         """A re-INVITE putting the current call on hold (baresip offers a=sendonly)."""
         return self._act("hold")
