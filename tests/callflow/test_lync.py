@@ -38,3 +38,16 @@ def test_inbound_lync_calls_extension_1000(topology, call_pcap, flow_report):
     number reaches the softphone without the +."""
     run = lync.inbound(topology, call_pcap)
     flow_report.add(run, lync.verify(run, "inbound")).raise_if_failed()
+
+
+@CHAN_SIP_HOLD
+def test_long_call_carries_the_gateways_rtcp(topology, call_pcap, flow_report):
+    """A call long enough for RTCP (RFC 3550 6.2: reports at least 5 s apart, up to 7.5 s):
+    9 s of talk before Lync's hold. Asterisk's sender and receiver reports reach each far
+    end at the port its SDP gave, and agree with the streams the capture measured."""
+    run = lync.outbound(topology, call_pcap, hold_after_ms=9000)
+    verdict = flow_report.add(run, lync.verify(run, "outbound"))
+    verdict.raise_if_failed()
+    judged = {(r.leg, r.subject) for r in verdict.results if r.checked
+              and r.subject.startswith("RTCP Asterisk")}
+    assert judged, "no RTCP check was made on a call long enough for reports: " + verdict.report()
