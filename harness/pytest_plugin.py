@@ -17,7 +17,7 @@ import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -229,24 +229,27 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
         topo = Topology.create(config)
     except (TopologyError, ConfigError) as exc:
         pytest.fail(str(exc), pytrace=False)
-    try:
-        topo.ensure_up()
-    except (TopologyError, ControlError) as exc:
+
+    def give_up(why: str) -> NoReturn:
+        """The session's one verdict; the topology goes (unless kept) without a second."""
         if not opts.keep_topology:
             try:
                 topo.down()
             except TopologyError:
                 pass
-        pytest.fail(f"the topology did not come up: {exc}", pytrace=False)
+        pytest.fail(why, pytrace=False)
+
+    try:
+        topo.ensure_up()
+    except (TopologyError, ControlError) as exc:
+        give_up(f"the topology did not come up: {exc}")
     if reporter is not None:
         reporter.write_line("sip-harness: " + "; ".join(topo.notes))
     # One verdict for a dead trunk, before any call: every test that needs the topology
     # reports it, instead of each call failing at its own step 1.
     trunk_problem = topo.gateway.trunk_problem()
     if trunk_problem is not None:
-        if not opts.keep_topology:
-            topo.down()
-        pytest.fail(trunk_problem, pytrace=False)
+        give_up(trunk_problem)
     request.config.stash[TOPOLOGY_KEY] = topo
     yield topo
     del request.config.stash[TOPOLOGY_KEY]
@@ -263,7 +266,7 @@ def check_gateway_config(config: TopologyConfig) -> list[str]:
     """A user's configuration tree, run by the profile's Asterisk in a throwaway container
     before the topology starts: a line it refuses ends the session with that file and line.
     Returns what Asterisk warned about without refusing."""
-    from harness.gateway.validate import GatewayConfigError, check
+    from harness.gateway.validate import GatewayConfigError, validate_config
     from harness.topology.errors import TopologyError
 
     prof = config.profile
@@ -274,9 +277,10 @@ def check_gateway_config(config: TopologyConfig) -> list[str]:
     except TopologyError:
         defaults = None
     try:
-        report = check(prof, config.gateway_config,
-                       {f"{role.upper()}_ADDR": config.address(role) for role in roles},
-                       defaults=defaults)
+        report = validate_config(
+            prof, config.gateway_config,
+            {f"{role.upper()}_ADDR": config.address(role) for role in roles},
+            defaults=defaults).raise_if_refused()
     except GatewayConfigError as exc:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     return [f"gateway configuration warning: {w}" for w in report.warnings()]

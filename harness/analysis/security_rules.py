@@ -126,7 +126,7 @@ def _exchange(verdict: Verdict, step: str, found: Mapping[str, Exchange],
     ex = found.get(label)
     if ex is None or not ex.requests:
         verdict.check(step, LEG, label, False, "the attacker's request in the capture",
-                          "not captured")
+                      "not captured")
         return None
     return ex
 
@@ -138,7 +138,7 @@ def refused(verdict: Verdict, step: str, ex: Exchange) -> bool:
     frame = (accepted[0].frame if accepted else ex.answers[-1].frame if ex.answers
              else ex.frame)
     return verdict.check(step, LEG, ex.label, ok, "a 4xx final response, no 2xx",
-                             ex.describe(), frame)
+                         ex.describe(), frame)
 
 
 def nothing_to_trunks(verdict: Verdict, step: str, messages: Iterable[CapturedSip],
@@ -149,10 +149,10 @@ def nothing_to_trunks(verdict: Verdict, step: str, messages: Iterable[CapturedSi
     for address, name in hosts.trunks.items():
         sent = [m for m in invites if m.dst == address]
         verdict.check(step, f"Asterisk -> {name}", "INVITE", not sent, "no INVITE",
-                          _first(sent), sent[0].frame if sent else None)
+                      _first(sent), sent[0].frame if sent else None)
     others = [m for m in invites if m.dst not in hosts.trunks]
     verdict.check(step, "Asterisk -> any host", "INVITE", not others, "no INVITE",
-                      _first(others), others[0].frame if others else None)
+                  _first(others), others[0].frame if others else None)
 
 
 def _first(sent: list[CapturedSip]) -> str:
@@ -162,31 +162,39 @@ def _first(sent: list[CapturedSip]) -> str:
     return f"{len(sent)} INVITE(s), first {m.summary} to {m.receiver}"
 
 
-def check_toll_fraud(verdict: Verdict, messages: list[CapturedSip], hosts: Hosts,
-                     probes: Sequence[ProbeLike]) -> None:
+def _each_refused(verdict: Verdict, step: str, messages: list[CapturedSip], hosts: Hosts,
+                  probes: Sequence[ProbeLike],
+                  first: Callable[[ProbeLike, Exchange], object] | None = None) -> None:
+    """Each probe captured and refused (``first``: a check of its exchange before that),
+    and nothing sent on to a trunk."""
     found = exchanges(messages, hosts)
     for probe in probes:
-        ex = _exchange(verdict, "toll fraud", found, probe.label)
-        if ex is not None:
-            refused(verdict, "toll fraud", ex)
+        ex = _exchange(verdict, step, found, probe.label)
+        if ex is None:
+            continue
+        if first is not None:
+            first(probe, ex)
+        refused(verdict, step, ex)
     nothing_to_trunks(verdict, "trunks", messages, hosts)
+
+
+def check_toll_fraud(verdict: Verdict, messages: list[CapturedSip], hosts: Hosts,
+                     probes: Sequence[ProbeLike]) -> None:
+    _each_refused(verdict, "toll fraud", messages, hosts, probes)
 
 
 def check_wrong_password(verdict: Verdict, messages: list[CapturedSip], hosts: Hosts,
                          probes: Sequence[ProbeLike]) -> None:
     """Each probe is challenged, answers with credentials, and is refused again."""
-    found = exchanges(messages, hosts)
-    for probe in probes:
-        ex = _exchange(verdict, "wrong password", found, probe.label)
-        if ex is None:
-            continue
+
+    def credentials_sent(probe: ProbeLike, ex: Exchange) -> bool:
         answered = [m for m in ex.requests if _credentials(m) is not None]
-        verdict.check("wrong password", LEG, f"{probe.label} credentials sent",
-                          bool(answered), "a challenge answered with the wrong secret",
-                          f"{len(answered)} request(s) with credentials; answers: "
-                          f"{ex.describe()}", ex.frame)
-        refused(verdict, "wrong password", ex)
-    nothing_to_trunks(verdict, "trunks", messages, hosts)
+        return verdict.check("wrong password", LEG, f"{probe.label} credentials sent",
+                             bool(answered), "a challenge answered with the wrong secret",
+                             f"{len(answered)} request(s) with credentials; answers: "
+                             f"{ex.describe()}", ex.frame)
+
+    _each_refused(verdict, "wrong password", messages, hosts, probes, credentials_sent)
 
 
 def check_same_answers(verdict: Verdict, messages: list[CapturedSip], hosts: Hosts,
@@ -233,9 +241,9 @@ def check_weak_secret(verdict: Verdict, messages: list[CapturedSip], hosts: Host
                   "a final answer to every try", ", ".join(unanswered) or "all answered")
     with_credentials = [ex for ex in tried if any(_credentials(m) for m in ex.requests)]
     verdict.check("weak secret", LEG, "attack tried", bool(with_credentials),
-                      "challenges answered with the dictionary's secrets",
-                      f"{len(with_credentials)} of {len(probes)} probes sent credentials",
-                      tried[0].frame if tried else None)
+                  "challenges answered with the dictionary's secrets",
+                  f"{len(with_credentials)} of {len(probes)} probes sent credentials",
+                  tried[0].frame if tried else None)
     for ex in with_credentials:
         accepted = [a for a in ex.answers if 200 <= a.status < 300]
         if not accepted:
@@ -252,8 +260,8 @@ def check_weak_secret(verdict: Verdict, messages: list[CapturedSip], hosts: Host
             f"{tried.index(ex) + 1} tries: {accepted[0].text})", accepted[0].frame)
         return
     verdict.check("weak secret", LEG, "dictionary", True,
-                      f"none of {len(candidates)} common secrets accepted",
-                      f"{len(with_credentials)} secrets tried, all refused")
+                  f"none of {len(candidates)} common secrets accepted",
+                  f"{len(with_credentials)} secrets tried, all refused")
 
 
 class WeakSecret(CallflowFailure):

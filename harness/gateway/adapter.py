@@ -52,6 +52,10 @@ class GatewayError(AmiError):
     did not reload, an action it does not know)."""
 
 
+class NoSuchPeer(GatewayError):
+    """The gateway has no peer (chan_sip) or endpoint (PJSIP) of that name."""
+
+
 class AmiSession(Protocol):
     """What the adapter needs of a connection (harness.gateway.ami_client.AmiClient)."""
 
@@ -95,7 +99,7 @@ class PeerState:
 def chan_sip_peer_state(name: str, response: Response) -> PeerState:
     """A `SIPshowpeer` response as a PeerState."""
     if not response.ok:
-        raise GatewayError(
+        raise NoSuchPeer(
             f"the gateway has no chan_sip peer {name!r} ({response.message}): check the "
             "name against `sip show peers`"
         )
@@ -132,7 +136,7 @@ def pjsip_peer_state(name: str, response: Response) -> PeerState:
     """A `PJSIPShowEndpoint` response (with its ContactStatusDetail events) as a
     PeerState: reachable if any contact is, unreachable if every qualified one is not."""
     if not response.ok:
-        raise GatewayError(
+        raise NoSuchPeer(
             f"the gateway has no PJSIP endpoint {name!r} ({response.message}): check the "
             "name against `pjsip show endpoints`"
         )

@@ -32,7 +32,6 @@ __all__ = [
     "GatewayConfigError",
     "GatewayUnavailableError",
     "ValidationReport",
-    "check",
     "static_findings",
     "validate_config",
 ]
@@ -85,6 +84,12 @@ class ValidationReport:
         asterisk = f" (Asterisk {self.version})" if self.version and finding.by != HARNESS else ""
         return f"{path}: {finding.message.rstrip('.')}{asterisk}"
 
+    def raise_if_refused(self) -> ValidationReport:
+        """This report, or GatewayConfigError with the one error text if refused."""
+        if not self.ok:
+            raise GatewayConfigError(self.message())
+        return self
+
     def message(self) -> str:
         """The one error text: the first refusal, the others below it, and what to do."""
         refusals = self.refusals
@@ -118,21 +123,6 @@ def _other_places(findings: tuple[Finding, ...]) -> list[Finding]:
             rest.append(f)
             seen.add(place)
     return rest
-
-
-def check(
-    profile: GatewayProfile,
-    config_dir: Path,
-    addresses: Mapping[str, str],
-    *,
-    timeout: float = 30,
-    defaults: Path | None = None,
-) -> ValidationReport:
-    """validate_config, raising GatewayConfigError with the one error text if refused."""
-    report = validate_config(profile, config_dir, addresses, timeout=timeout, defaults=defaults)
-    if not report.ok:
-        raise GatewayConfigError(report.message())
-    return report
 
 
 def validate_config(

@@ -23,18 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.rtp.tone import ulaw_to_linear
+
 RATE = 8000  # G.711's sampling rate (RFC 3551 4.5.14)
 FULL_SCALE = 32768.0
 BAND_HZ = 25.0  # the tone's band: the Hann main lobe of a 200 ms block is +-10 Hz
 FLOOR_DBFS = -120.0  # what an all-zero signal is reported as (log of 0)
 BLOCK_SAMPLES = 1600  # 200 ms: the unit in which a dropout or a burst of noise is found
-
-
-def _ulaw_table() -> np.ndarray:
-    octet = ~np.arange(256) & 0xFF
-    t = ((octet & 0x0F) << 3) + 0x84
-    t <<= (octet & 0x70) >> 4
-    return np.where(octet & 0x80, 0x84 - t, t - 0x84).astype(np.int16)
 
 
 def _alaw_table() -> np.ndarray:
@@ -46,7 +41,8 @@ def _alaw_table() -> np.ndarray:
     return np.where(a & 0x80, t, -t).astype(np.int16)
 
 
-ULAW = _ulaw_table()
+# the simulators' own mu-law decoder (harness.rtp.tone), as a lookup table
+ULAW = np.array([ulaw_to_linear(octet) for octet in range(256)], dtype=np.int16)
 ALAW = _alaw_table()
 CODECS = {0: ("PCMU", ULAW), 8: ("PCMA", ALAW)}  # static payload types (RFC 3551 table 4)
 

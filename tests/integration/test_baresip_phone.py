@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -264,20 +264,31 @@ def test_a_fresh_registration_on_command(bench: Bench, phone: BaresipPhone) -> N
     _ok(phone.wait_registered(AOR), phone)
 
 
-def test_outbound_call_held_and_resumed_by_lync(
-        bench: Bench, phone: BaresipPhone, mediation: SimulatorClient) -> None:
+def _call(bench: Bench, phone: BaresipPhone, mediation: SimulatorClient, name: str,
+          behaviour: Mapping[str, Any], start: Callable[[], None]
+          ) -> tuple[CallPcap, PhoneResult, CallRecord | None]:
+    """One call between the registered phone and the Mediation Server, captured as `name`:
+    `start` places (or answers) it; returns once it has ended on both sides."""
     _ok(phone.wait_registered(AOR, timeout_s=20), phone)
-    mediation.behaviour(**lync.DEFAULT_BEHAVIOUR)
+    mediation.behaviour(**behaviour)
     mediation.clear_calls()
-    pcap = _capture(bench, "baresip_outbound")
+    pcap = _capture(bench, name)
     try:
-        _ok(phone.dial("+14255550150"), phone)
+        start()
         _ok(phone.wait_established(), phone)
         closed = phone.wait_closed(timeout_s=20)
         _ok(closed, phone)
         call = mediation.wait_for_call("last", "ended", 10).value
     finally:
         pcap.stop()
+    return pcap, closed, call
+
+
+def test_outbound_call_held_and_resumed_by_lync(
+        bench: Bench, phone: BaresipPhone, mediation: SimulatorClient) -> None:
+    pcap, closed, call = _call(bench, phone, mediation, "baresip_outbound",
+                               lync.DEFAULT_BEHAVIOUR,
+                               lambda: _ok(phone.dial("+14255550150"), phone))
     leg = _phone_leg(pcap.path)
     rtp = _rtp_on_phone_leg(pcap.path)
     reinvites = [m for m in leg if isinstance(m.message, Request) and m.dst == PHONE
@@ -298,21 +309,16 @@ def test_outbound_call_held_and_resumed_by_lync(
 
 def test_inbound_call_answered(
         bench: Bench, phone: BaresipPhone, mediation: SimulatorClient) -> None:
-    _ok(phone.wait_registered(AOR, timeout_s=20), phone)
-    mediation.behaviour()
-    mediation.clear_calls()
-    pcap = _capture(bench, "baresip_inbound")
-    try:
+    rang: list[PhoneResult] = []
+
+    def answer() -> None:
         mediation.place_call("+1000", **{"from": "+14255550150", **lync.DEFAULT_BEHAVIOUR})
-        incoming = phone.wait_incoming()
-        _ok(incoming, phone)
+        rang.append(phone.wait_incoming())
+        _ok(rang[0], phone)
         _ok(phone.accept(), phone)
-        _ok(phone.wait_established(), phone)
-        closed = phone.wait_closed(timeout_s=20)
-        _ok(closed, phone)
-        call = mediation.wait_for_call("last", "ended", 10).value
-    finally:
-        pcap.stop()
+
+    pcap, closed, call = _call(bench, phone, mediation, "baresip_inbound", {}, answer)
+    incoming = rang[0]
     leg = _phone_leg(pcap.path)
     invite = next(m for m in leg if isinstance(m.message, Request)
                   and m.message.method == "INVITE" and m.dst == PHONE)

@@ -19,7 +19,6 @@ from harness.gateway.profiles import GatewayProfile, profile
 from harness.gateway.validate import (
     GatewayConfigError,
     GatewayUnavailableError,
-    check,
     validate_config,
 )
 from tests.support.paths import ROOT
@@ -85,7 +84,7 @@ def test_broken_line_named_with_file_and_line(name: str, case: str, tmp_path: Pa
     replacement, says = cases[case]
     number = break_line(folder / file, start, replacement)
     with pytest.raises(GatewayConfigError) as refused:
-        check(gateway, folder, ADDRESSES)
+        validate_config(gateway, folder, ADDRESSES).raise_if_refused()
     first = str(refused.value).splitlines()[0]
     assert first.startswith(f"gateway configuration refused: {folder / file} line {number}: ")
     assert says.format(n=number) in first
@@ -137,4 +136,4 @@ def test_boot_that_takes_too_long_is_refused_and_removed(tmp_path: Path) -> None
 def test_image_not_built(tmp_path: Path) -> None:
     gateway = replace(profile("asterisk22-pjsip"), image="sipharness/no-such-gateway:latest")
     with pytest.raises(GatewayUnavailableError, match="is not built: run `make setup`"):
-        check(gateway, copy_of(gateway, tmp_path), ADDRESSES)
+        validate_config(gateway, copy_of(gateway, tmp_path), ADDRESSES).raise_if_refused()

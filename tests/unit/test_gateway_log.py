@@ -26,8 +26,8 @@ from harness.gateway.validate import (
     GatewayConfigError,
     GatewayUnavailableError,
     ValidationReport,
-    check,
     static_findings,
+    validate_config,
 )
 
 READY = "Asterisk Ready."
@@ -325,7 +325,8 @@ def test_missing_files_are_named_all_at_once(tmp_path: Path) -> None:
     addresses = {role: f"192.0.2.{n}" for n, role in enumerate(
         ("asterisk", "mediation", "softphone", "skype", "xmpp"), 10)}
     with pytest.raises(GatewayConfigError) as refused:
-        check(PJSIP, tmp_path, addresses, defaults=Path("/project/fixtures/asterisk"))
+        validate_config(PJSIP, tmp_path, addresses,
+                        defaults=Path("/project/fixtures/asterisk")).raise_if_refused()
     text = str(refused.value)
     missing = [f for f in PJSIP.required_files if f != "pjsip.conf"]
     assert f"missing {', '.join(missing)}" in text
@@ -383,4 +384,4 @@ def test_no_docker_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     addresses = dict.fromkeys(("asterisk", "mediation", "softphone", "skype", "xmpp"), "192.0.2.1")
     with pytest.raises(GatewayUnavailableError, match="no Docker engine answers.*make setup"):
-        check(PJSIP, tmp_path, addresses)
+        validate_config(PJSIP, tmp_path, addresses).raise_if_refused()
