@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from harness.gtalk import GtalkUser
     from harness.topology.config import TopologyConfig
     from harness.topology.topology import Topology
+    from harness.topology.workers import WorkerLayout
 
 MARKERS = {
     "callflow": "end-to-end call flows against the real compose topology (pytest -m callflow)",
@@ -100,6 +101,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("harness_reports", "default for --reports-dir (relative to the rootdir)",
                   default="")
     group.addoption(
+        "--harness-worker-net",
+        default=None,
+        metavar="A.B.C",
+        help="with pytest -n N: the first worker's /24, the next workers take the next ones "
+        "(default 192.168.130; or HARNESS_WORKER_NET)",
+    )
+    group.addoption(
+        "--harness-worker-ports",
+        default=None,
+        type=int,
+        metavar="PORT",
+        help="with pytest -n N: worker K publishes its control ports at PORT+100*K+68 (the "
+        "Mediation Server), +90, +70, +22, +38, +40 (default 30000; or HARNESS_WORKER_PORTS)",
+    )
+    group.addoption(
         "--attach-passing",
         action="store_true",
         default=False,
@@ -117,12 +133,42 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[SUMMARY_KEY] = []
+    config.pluginmanager.register(SummaryCollector(config.stash[SUMMARY_KEY]),
+                                  "sip-harness-summary")
     from harness.topology.config import ConfigError
 
     try:  # a wrong option is a usage error now, not a failing call later
-        config.stash[CONFIG_KEY] = topology_config(config)
+        topo_config = topology_config(config)
+        layout = worker_layout(config)
+        worker = getattr(config, "workerinput", {}).get("workerid")
+        if worker is not None:  # a pytest-xdist worker: a topology of its own
+            from harness.topology.workers import for_worker
+
+            topo_config = for_worker(topo_config, worker, layout)
+        elif topo_config.external and getattr(config.option, "numprocesses", None):
+            raise ConfigError(
+                "--gateway external runs every test against the one gateway you started; "
+                "pytest -n N needs a topology, so a gateway, per worker: run it without -n")
+        config.stash[CONFIG_KEY] = topo_config
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def worker_layout(config: pytest.Config) -> WorkerLayout:
+    """Where pytest -n N puts its workers' topologies: options, then HARNESS_WORKER_NET
+    and HARNESS_WORKER_PORTS, then the defaults."""
+    from harness.topology.config import ConfigError
+    from harness.topology.workers import DEFAULT_NET_BASE, DEFAULT_PORT_BASE, WorkerLayout
+
+    net = config.option.harness_worker_net or os.environ.get("HARNESS_WORKER_NET")
+    ports: int | str | None = config.option.harness_worker_ports
+    if ports is None:
+        ports = os.environ.get("HARNESS_WORKER_PORTS")
+    try:
+        port_base = int(ports) if ports is not None else DEFAULT_PORT_BASE
+    except ValueError:
+        raise ConfigError(f"HARNESS_WORKER_PORTS={ports!r} is not a port number") from None
+    return WorkerLayout(net or DEFAULT_NET_BASE, port_base)
 
 
 def topology_config(config: pytest.Config) -> TopologyConfig:
@@ -322,7 +368,9 @@ def pytest_runtest_makereport(
     for _run, verdict in flows.entries:
         if getattr(report, "wasxfail", None) and not verdict.ok:
             verdict.expected_failure = str(report.wasxfail)
-        item.config.stash[SUMMARY_KEY].append((item.nodeid, verdict))
+    # plain data on the report: a pytest-xdist worker sends it to the controller, whose
+    # summary then covers every worker (pytest_runtest_logreport)
+    report.harness_verdicts = [v.as_dict() for _, v in flows.entries]  # type: ignore[attr-defined]
     if report.passed and not item.config.option.attach_passing:
         return report
     from harness.flows.artifacts import collect_artifacts
@@ -333,6 +381,22 @@ def pytest_runtest_makereport(
         if paths:
             report.sections.append(("call-flow artifacts", "\n".join(str(p) for p in paths)))
     return report
+
+
+@dataclass
+class SummaryCollector:
+    """The verdicts of every test's report, in this process or (pytest -n N) sent by the
+    workers to the controller: the end-of-session table covers them all."""
+
+    entries: list[tuple[str, Verdict]]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        verdicts = getattr(report, "harness_verdicts", None)
+        if not verdicts:
+            return
+        from harness.analysis.verdict import Verdict
+
+        self.entries.extend((report.nodeid, Verdict.from_dict(v)) for v in verdicts)
 
 
 def _documented_difference(

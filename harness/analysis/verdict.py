@@ -9,8 +9,9 @@ with the reason: it is neither passed nor failed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,20 @@ class Verdict:
     # Set when the test expected this verdict to fail (a documented difference, a seed
     # weakness kept faithful): the reason, shown in summaries instead of a plain FAIL.
     expected_failure: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-able): how a pytest-xdist worker hands its verdicts to the
+        controller's summary."""
+        data = asdict(self)
+        data["pcap"] = str(self.pcap) if self.pcap is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        fields = dict(data)
+        fields["pcap"] = Path(data["pcap"]) if data.get("pcap") else None
+        fields["results"] = [CheckResult(**r) for r in data.get("results", [])]
+        return cls(**fields)
 
     def check(self, step: str, leg: str, subject: str, ok: bool, expected: object,
               actual: object, frame: int | None = None) -> bool:

@@ -118,7 +118,7 @@ class Compose:
         comes with the gateway: it registers to it, and a gateway recreated after the
         phone registered (a new reports folder, say) would have lost that registration."""
         self.config.reports_dir.mkdir(parents=True, exist_ok=True)
-        (self.config.reports_dir / "asterisk-log").mkdir(exist_ok=True)
+        self.config.asterisk_log.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
         ready = Readiness(Engine.connect(), self.config.project)
         # a topology of another gateway mode leaves services compose no longer lists

@@ -53,6 +53,9 @@ class TopologyConfig:
     # the project folder: files are looked up here first, then among the packaged defaults
     root: Path = field(default_factory=Path.cwd)
     reports: Path | None = None
+    # the topology's own files (the gateway's run copy of its configuration, its log):
+    # the reports folder, or a folder per topology when several share one reports folder
+    state: Path | None = None
     gateway: str = DEFAULT_GATEWAY
     # a user's own configuration tree in place of the profile's (--gateway-config)
     gateway_config: Path | None = None
@@ -84,6 +87,8 @@ class TopologyConfig:
                 raise ConfigError(f"{name} {port} is not a TCP port (1-65535)")
         if self.reports is None:
             object.__setattr__(self, "reports", self.root / "reports")
+        if self.state is None:
+            object.__setattr__(self, "state", self.reports)
         if self.external:
             if not self.gateway_address:
                 raise ConfigError(
@@ -130,6 +135,15 @@ class TopologyConfig:
         return self.reports
 
     @property
+    def state_dir(self) -> Path:
+        assert self.state is not None  # set in __post_init__
+        return self.state
+
+    @property
+    def asterisk_log(self) -> Path:
+        return self.state_dir / "asterisk-log"
+
+    @property
     def subnet(self) -> str:
         return f"{self.net_prefix}.0/24"
 
@@ -157,7 +171,7 @@ class TopologyConfig:
     @property
     def asterisk_fixtures(self) -> Path:
         """The run copy of the gateway's configuration that it mounts: tests may break it."""
-        return self.reports_dir / "run" / "asterisk"
+        return self.state_dir / "run" / "asterisk"
 
     @property
     def compose_files(self) -> list[Path]:
@@ -194,6 +208,7 @@ class TopologyConfig:
             HARNESS_PROSODY_FIXTURES=str(self.assets.find("fixtures/prosody")),
             HARNESS_REPORTS=str(self.reports_dir),
             HARNESS_ASTERISK_FIXTURES=str(self.asterisk_fixtures),
+            HARNESS_ASTERISK_LOG=str(self.asterisk_log),
             HARNESS_SCENARIOS=str(self.assets.find("scenarios")),
         )
         return env

@@ -64,7 +64,7 @@ def gateway_snapshot(
     `with_state` (a failed call)."""
     state = gateway_state(topology) if with_state else {}
     asterisk_log = asterisk_log_between(
-        topology.config.reports_dir / "asterisk-log" / "full", start, end
+        topology.config.asterisk_log / "full", start, end
     )
     try:
         mediation_log = topology.compose.logs("mediation", tail=400)
