@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Drive the compose topology (containers/compose.yaml). Settings come from "
         "HARNESS_NET_PREFIX (default 192.168.100), HARNESS_MEDIATION_PORT (18068), "
         "HARNESS_CAPTURE_PORT (18090), HARNESS_PROJECT (sipharness), HARNESS_GATEWAY (a profile "
-        "or external), HARNESS_GATEWAY_CONFIG, HARNESS_GATEWAY_ADDRESS, HARNESS_GATEWAY_AMI.",
+        "or external), HARNESS_GATEWAY_CONFIG, HARNESS_GATEWAY_ADDRESS, HARNESS_GATEWAY_AMI. "
+        "`down` also takes down the topologies of pytest -n N's workers (<project>-gwK) "
+        "that --keep-topology left.",
     )
     parser.add_argument("action", choices=["up", "down", "status", "logs"])
     parser.add_argument(
@@ -40,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "down":
             topo.down()
             print("topology down")
+            # and the workers' topologies a `pytest -n N --keep-topology` left
+            for project in topo.engine.worker_projects(topo.config.project):
+                Topology.create(replace(topo.config, project=project)).down()
+                print(f"topology {project} down")
         elif args.action == "status":
             states = topo.compose.states()
             for service in topo.compose.services:

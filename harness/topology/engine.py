@@ -34,6 +34,16 @@ class Engine:
             ) from None
         return cls(client)
 
+    def worker_projects(self, project: str) -> list[str]:
+        """The compose projects of pytest -n N's workers for this project (<project>-gwK)
+        that still have containers: a session with --keep-topology leaves them."""
+        import re
+
+        pattern = re.compile(re.escape(project) + r"-gw\d+")
+        names = {c.labels.get("com.docker.compose.project", "")
+                 for c in self.client.containers.list(all=True)}
+        return sorted(n for n in names if pattern.fullmatch(n))
+
     def containers(self, project: str) -> dict[str, Any]:
         found = self.client.containers.list(
             all=True, filters={"label": f"com.docker.compose.project={project}"}
