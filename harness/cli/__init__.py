@@ -31,6 +31,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.report",
         "build the Allure HTML report offline (after `npm ci`); --serve",
     ),
+    "merge": (
+        "harness.cli.merge",
+        "merge CI shards' report folders: one junit.xml, one Allure result set, their pcaps",
+    ),
 }
 
 

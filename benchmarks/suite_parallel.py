@@ -1,0 +1,126 @@
+"""The callflow suite's wall time serially and at pytest -n 1, 2 and 4 (issue 12), each
+from a cold start (topologies up, calls, topologies down), medians of --runs, with every
+run's verdicts (test outcomes from its junit.xml) compared against the first serial run.
+
+    .venv/bin/python benchmarks/suite_parallel.py [--workers serial 1 2 4] [--runs 3]
+        [--marker callflow] [--json OUT]
+
+It is a benchmark: it reports, it never fails. Images must exist (`make setup`). Each mode
+uses its own compose projects (sipharness-bench, sipharness-bench-gwK on 192.168.150+ and
+ports 32000+) so a topology of yours on the defaults is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ISOLATION = {
+    "HARNESS_PROJECT": "sipharness-bench",
+    "HARNESS_NET_PREFIX": "192.168.149",
+    "HARNESS_WORKER_NET": "192.168.150",
+    "HARNESS_WORKER_PORTS": "32000",
+    "HARNESS_MEDIATION_PORT": "31868",
+    "HARNESS_CAPTURE_PORT": "31890",
+    "HARNESS_SKYPE_PORT": "31870",
+    "HARNESS_XMPP_PORT": "31822",
+    "HARNESS_AMI_PORT": "31838",
+    "HARNESS_PHONE_PORT": "31840",
+}
+
+
+def outcomes(junit: Path) -> dict[str, str]:
+    """Test id -> passed, failed, error, skipped or xfailed, from a junit.xml."""
+    found: dict[str, str] = {}
+    if not junit.exists():
+        return found
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        if case.find("failure") is not None:
+            found[name] = "failed"
+        elif case.find("error") is not None:
+            found[name] = "error"
+        elif (skipped := case.find("skipped")) is not None:
+            found[name] = "xfailed" if skipped.get("type") == "pytest.xfail" else "skipped"
+        else:
+            found[name] = "passed"
+    return found
+
+
+def run_suite(mode: str, marker: str, reports: Path) -> tuple[float, int, dict[str, str]]:
+    workers = [] if mode == "serial" else ["-n", mode]
+    cmd = [sys.executable, "-m", "pytest", "-m", marker, *workers, "-q", "-p",
+           "no:cacheprovider", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml"]
+    start = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **ISOLATION},
+                          capture_output=True, text=True, timeout=1800, check=False)
+    wall = time.monotonic() - start
+    return wall, done.returncode, outcomes(reports / "junit.xml")
+
+
+@dataclass
+class Mode:
+    walls: list[float] = field(default_factory=list)
+    exits: list[int] = field(default_factory=list)
+    # per run that differed from the serial baseline: test -> [serial outcome, this one]
+    differences: list[dict[str, list[str | None]]] = field(default_factory=list)
+
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--workers", nargs="+", default=["serial", "1", "2", "4"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--marker", default="callflow")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if not 1 <= args.runs <= 10:
+        parser.error("--runs is 1 to 10")
+    baseline: dict[str, str] | None = None
+    table: dict[str, Mode] = {}
+    with tempfile.TemporaryDirectory(prefix="suite-parallel-") as tmp:
+        for run in range(args.runs):
+            for mode in args.workers:  # alternating modes: drift hits each alike
+                reports = Path(tmp) / f"{mode}-{run}"
+                wall, code, seen = run_suite(mode, args.marker, reports)
+                if baseline is None and mode == "serial":
+                    baseline = seen
+                row = table.setdefault(mode, Mode())
+                row.walls.append(round(wall, 1))
+                row.exits.append(code)
+                if baseline is not None and seen != baseline:
+                    diff = sorted(k for k in set(seen) | set(baseline)
+                                  if seen.get(k) != baseline.get(k))
+                    row.differences.append({k: [baseline.get(k), seen.get(k)] for k in diff})
+                counts = {o: list(seen.values()).count(o) for o in sorted(set(seen.values()))}
+                print(f"run {run + 1} {mode:>6}: {wall:6.1f} s, exit {code}, {counts}",
+                      flush=True)
+    serial = table.get("serial")
+    print(f"\n{'mode':>6} {'median s':>9} {'speed-up':>9}  exits  verdicts as serial")
+    result: dict[str, object] = {}
+    for mode, row in table.items():
+        speedup = round(serial.median() / row.median(), 2) if serial else None
+        same = "yes" if not row.differences else f"no ({len(row.differences)} runs differ)"
+        shown = f"{speedup:.2f}x" if speedup else "-"
+        print(f"{mode:>6} {row.median():9.1f} {shown:>9}  {row.exits}  {same}")
+        result[mode] = {**asdict(row), "median_s": row.median(), "speedup": speedup}
+    if args.json:
+        args.json.write_text(json.dumps({"marker": args.marker, "runs": args.runs,
+                                         "cpus": os.cpu_count(), "modes": result}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
