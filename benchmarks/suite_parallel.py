@@ -60,7 +60,8 @@ def outcomes(junit: Path) -> dict[str, str]:
 def run_suite(mode: str, marker: str, reports: Path) -> tuple[float, int, dict[str, str]]:
     workers = [] if mode == "serial" else ["-n", mode]
     cmd = [sys.executable, "-m", "pytest", "-m", marker, *workers, "-q", "-p",
-           "no:cacheprovider", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml"]
+           "no:cacheprovider", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml",
+           f"--alluredir={reports}/allure-results"]
     start = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **ISOLATION},
                           capture_output=True, text=True, timeout=1800, check=False)
