@@ -14,8 +14,6 @@ from pathlib import Path
 
 import docker
 import pytest
-from scapy.layers.inet import IP
-from scapy.utils import PcapReader
 
 from tests.support.paths import ROOT
 
@@ -36,6 +34,11 @@ TESTS = [
 def _subnets_in(pcap: Path) -> set[ipaddress.IPv4Network]:
     """The topology subnets of every IPv4 address in the capture (an address of no worker's
     subnet counts as its own /24, so it fails the check below)."""
+    # scapy, a reader independent of the harness's; imported here, not at collection: its
+    # import reads the host's routes, seconds on a machine with many Docker bridges
+    from scapy.layers.inet import IP
+    from scapy.utils import PcapReader
+
     seen: set[ipaddress.IPv4Network] = set()
     with PcapReader(str(pcap)) as packets:
         for packet in packets:

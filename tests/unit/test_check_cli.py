@@ -9,7 +9,6 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from scapy.all import UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
 
 from harness.analysis.deployment import CaptureCheckError, check_capture
 from harness.analysis.lync_flow import check_lync_flow
@@ -101,6 +100,7 @@ def test_ladder_wants_svg_or_html(capsys, tmp_path):
 
 def registrations_only(tmp_path: Path) -> Path:
     """The inbound capture cut before Lync's INVITE: the softphone's REGISTERs only."""
+    from scapy.all import UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
     packets = rdpcap(str(INBOUND))
     kept = [p for p in packets[:11] if UDP in p or not bytes(p.payload).count(b"INVITE")]
     out = tmp_path / "registers.pcap"
@@ -158,6 +158,7 @@ def test_junit_one_case_per_call(capsys, tmp_path):
 
 
 def without_softphone_ack(tmp_path: Path) -> Path:
+    from scapy.all import UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
     packets = rdpcap(str(OUTBOUND))
     kept = [p for p in packets if not (UDP in p and bytes(p[UDP].payload).startswith(b"ACK ")
                                        and b"CSeq: 2 ACK" in bytes(p[UDP].payload))]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
-
 from harness.analysis.legs import LYNC_LEG
 from harness.analysis.lync_flow import PHONE_LEG, check_lync_flow
 from harness.capture import open_capture
@@ -28,6 +26,7 @@ def verdict_of(path: Path):
 
 
 def without(tmp_path: Path, drop) -> Path:
+    from scapy.all import rdpcap, wrpcap  # type: ignore[import-untyped]
     packets = rdpcap(str(CAPTURE))
     kept = [p for p in packets if not drop(p)]
     assert len(kept) < len(packets), "the fault injection matched no packet"
@@ -44,6 +43,7 @@ def test_real_capture_passes_every_step():
 
 
 def test_dropped_softphone_ack_fails_step_6_on_its_leg(tmp_path):
+    from scapy.all import IP, UDP  # type: ignore[import-untyped]
     def is_ack(p):
         return (
             UDP in p
@@ -59,6 +59,7 @@ def test_dropped_softphone_ack_fails_step_6_on_its_leg(tmp_path):
 
 def test_rtp_lost_during_the_call_fails_step_7(tmp_path):
     # five consecutive RTP packets from the Mediation Server disappear after the answer
+    from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
     packets = rdpcap(str(CAPTURE))
     rtp = [
         i
@@ -75,6 +76,7 @@ def test_rtp_lost_during_the_call_fails_step_7(tmp_path):
 
 
 def test_report_names_step_leg_expected_actual_and_pcap(tmp_path):
+    from scapy.all import UDP  # type: ignore[import-untyped]
     def is_bye(p):
         return UDP in p and bytes(p[UDP].payload).startswith(b"BYE ")
 
@@ -94,6 +96,7 @@ def test_no_call_in_capture_is_a_clear_failure(tmp_path):
 
 def test_a_second_ssrc_mid_call_fails_the_ssrc_check(tmp_path):
     """Asterisk -> Softphone switches SSRC for one packet in the middle of the talk."""
+    from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
     packets = rdpcap(str(CAPTURE))
     rtp = [
         i
@@ -117,6 +120,7 @@ def test_a_second_ssrc_mid_call_fails_the_ssrc_check(tmp_path):
 def _rewritten(tmp_path: Path, src: str, dst: str, old: bytes, new: bytes) -> Path:
     """The capture with `old` replaced by `new` (same length) in the UDP payloads from
     `src` to `dst`, checksums recomputed."""
+    from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
     assert len(old) == len(new)
     packets = rdpcap(str(CAPTURE))
     changed = 0
@@ -147,6 +151,7 @@ def test_gateway_offering_a_codec_the_seed_disallows_fails_the_codec_set(tmp_pat
 
 def test_no_ringing_toward_the_caller_fails_step_4(tmp_path):
     # the trunk's 183 and 180 are not turned into a 180 toward X-Lite (seed steps 3-4)
+    from scapy.all import IP, UDP  # type: ignore[import-untyped]
     v = verdict_of(without(tmp_path, lambda p: UDP in p and p[IP].src == "192.168.100.10"
                            and bytes(p[UDP].payload).startswith(b"SIP/2.0 180 ")))
     failed = {(r.step, r.leg, r.subject) for r in v.failures}
