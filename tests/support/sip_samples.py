@@ -41,3 +41,41 @@ Content-Length: 0
 
 """
 )
+
+
+# sip-lint's rule tests: an INVITE of the seed's Lync leg to vary, and an SDP body
+LINT_HEAD = """INVITE sip:+14255550150@192.168.100.20 SIP/2.0
+Via: SIP/2.0/TCP 192.168.100.10:5060;branch=z9hG4bK0bb3ed94
+Max-Forwards: 70
+From: <sip:1000@192.168.100.10>;tag=as6f893afb
+To: <sip:+14255550150@192.168.100.20>
+Contact: <sip:1000@192.168.100.10;transport=TCP>
+Call-ID: c@192.168.100.10
+CSeq: 102 INVITE
+"""
+
+
+def lint_sample(
+    head: str = LINT_HEAD, extra: str = "", body: str = "", length: bool = True
+) -> bytes:
+    """A message for sip-lint's rules: the head, extra headers, the body and (unless told
+    not to) a correct Content-Length, with CRLF line ends."""
+    body_bytes = crlf(body) if body else b""
+    text = head + extra
+    if length:
+        text += f"Content-Length: {len(body_bytes)}\n"
+    return crlf(text + "\n") + body_bytes
+
+
+LINT_SDP = """v=0
+o=- 1 1 IN IP4 192.0.2.1
+s=-
+c=IN IP4 192.0.2.1
+t=0 0
+m=audio 4000 RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=sendrecv
+"""
+
