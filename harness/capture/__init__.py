@@ -20,8 +20,22 @@ silence and hold live one layer up, in ``harness.media`` (``rtp_streams(cap)`` i
 ``harness.media.find``); capture never imports it.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from harness.capture.capture import Capture, open_capture
 from harness.capture.errors import CaptureError
-from harness.capture.sip import CapturedSip
+
+if TYPE_CHECKING:
+    from harness.capture.sip import CapturedSip
 
 __all__ = ["Capture", "CaptureError", "CapturedSip", "open_capture"]
+
+
+def __getattr__(name: str) -> Any:
+    # CapturedSip (and with it the SIP parser) is imported on first use: reading RTP
+    # figures does not need it in this process.
+    if name == "CapturedSip":
+        from harness.capture.sip import CapturedSip
+
+        return CapturedSip
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

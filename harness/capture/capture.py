@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,8 +14,10 @@ from harness.capture.errors import CaptureError
 from harness.capture.formats import read_records
 from harness.capture.links import SUPPORTED_LINKTYPES, linktype_name
 from harness.capture.packets import decode
-from harness.capture.sip import CapturedSip, extract
 from harness.capture.table import PacketTable
+
+if TYPE_CHECKING:  # imported when first used: SIP parsing is not on every path
+    from harness.capture.sip import CapturedSip
 
 
 class Capture:
@@ -94,6 +97,8 @@ class Capture:
     def sip_messages(self) -> list[CapturedSip]:
         """Every SIP message (UDP datagrams and reassembled TCP), in capture order."""
         if self._sip is None:
+            from harness.capture.sip import extract
+
             self._sip = extract(self.table, self.buf)
         return self._sip
 
@@ -111,7 +116,9 @@ def open_capture(path: str | Path, workers: int = 1) -> Capture:
         exc.path = str(path)
         raise
     warnings = list(records.warnings)
-    lts = set(np.unique(records.linktype).tolist())
+    lt = records.linktype
+    # a pcap file's one link type is a broadcast array: no need to sort a million copies
+    lts = {int(lt[0])} if lt.size and lt.strides == (0,) else set(np.unique(lt).tolist())
     if len(records) and not lts & SUPPORTED_LINKTYPES:
         names = ", ".join(linktype_name(lt) for lt in sorted(lts))
         raise CaptureError(f"unsupported link type {names}: no packet can be decoded", str(path))

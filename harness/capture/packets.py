@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.capture.fast import decode_fast
 from harness.capture.fragments import reassemble
 from harness.capture.ip import decode_ipv4, decode_ipv6
 from harness.capture.links import SUPPORTED_LINKTYPES, decode_link, linktype_name
 from harness.capture.parallel import can_fork, shared_zeros, split
-from harness.capture.records import Buffer, Records
+from harness.capture.records import Buffer, Records, release
 from harness.capture.rows import Chunk, Ix, Rows, Warnings, groups
 from harness.capture.table import HEAD, Fragment, PacketTable
 from harness.capture.transport import decode_transport
 
 #: link type -> (packets skipped, the first of them)
 Unsupported = dict[int, tuple[int, int]]
-CHUNK = 1 << 13  # packets decoded together: their rows and temporaries stay in the CPU cache
+CHUNK = 1 << 15  # packets decoded together: their rows and temporaries stay in the CPU cache
 PARALLEL_MIN = 200_000  # packets: below this a second process costs more than it saves
 
 
@@ -63,7 +64,10 @@ def decode(rec: Records, buf: Buffer, workers: int = 1) -> PacketTable:
         lo: int, hi: int, w: Warnings, fr: list[Fragment], un: Unsupported
     ) -> tuple[list[tuple[int, str]], int, list[Fragment], Unsupported]:
         for start in range(lo, hi, CHUNK):
-            _decode_chunk(t, rec, buf, start, min(hi, start + CHUNK), w, fr, un)
+            stop = min(hi, start + CHUNK)
+            _decode_chunk(t, rec, buf, start, stop, w, fr, un)
+            if n >= PARALLEL_MIN:  # a large file: its pages are not read again
+                release(buf, int(rec.data_off[start]) - 16, int(rec.data_off[stop - 1]))
         return w.items, w.count, fr, un
 
     if parallel:
@@ -75,6 +79,8 @@ def decode(rec: Records, buf: Buffer, workers: int = 1) -> PacketTable:
         warn.items.extend(items)
         warn.count += count
         frags.extend(their_frags)
+        if mid < n:
+            release(buf, int(rec.data_off[mid]) - 16)  # the child's half, read in the walk
         for lt, (c, first) in their_un.items():
             c0, f0 = unsupported.get(lt, (0, first))
             unsupported[lt] = (c0 + c, min(f0, first))
@@ -102,6 +108,13 @@ def _decode_chunk(
     frags: list[Fragment],
     unsupported: Unsupported,
 ) -> None:
+    lts = rec.linktype[lo:hi]
+    lt0 = int(lts[0])
+    # a pcap file has one link type
+    if (rec.pcap_header is not None or bool(np.all(lts == lt0))) and decode_fast(
+        t, rec, buf, lt0, lo, hi
+    ):
+        return
     data_off = rec.data_off[lo:hi]
     caplen = rec.caplen[lo:hi].astype(np.int64)
     if rec.pcap_header is None:
@@ -117,7 +130,6 @@ def _decode_chunk(
     k = hi - lo
     l3 = np.zeros(k, dtype=np.int64)  # network header offset, relative to the packet
     ipver = np.zeros(k, dtype=np.uint8)
-    lts = rec.linktype[lo:hi]
     for lt, ix in groups(lts, Ix(np.arange(k), k, lo)):
         if lt not in SUPPORTED_LINKTYPES:
             count, first = unsupported.get(lt, (0, lo + int(ix.idx[0])))

@@ -205,6 +205,9 @@ def _parse_idb(buf: Buffer, o: int, blen: int, endian: str) -> _Iface:
     return iface
 
 
+_SLICE = 1 << 16  # packet blocks whose headers are read together
+
+
 def _pcapng_records(
     u8: np.ndarray,
     buf: Buffer,
@@ -220,9 +223,15 @@ def _pcapng_records(
     ts_raw = np.zeros(total, dtype=np.uint64)
     iface = np.zeros(total, dtype=np.int64)
     bounds = [m[0] for m in meta] + [total]
-    for (lo, kind, endian, base), hi in zip(meta, bounds[1:], strict=True):
-        if hi <= lo:
-            continue
+    clipped: set[int] = set()  # the runs of blocks already reported for clipped data
+    # Block headers are read a slice at a time so that their temporaries stay small
+    # beside the file (a large capture is mapped whole at this point).
+    pieces = [
+        (piece, min(piece + _SLICE, hi), kind, endian, base, lo)
+        for (lo, kind, endian, base), hi in zip(meta, bounds[1:], strict=True)
+        for piece in range(lo, hi, _SLICE)
+    ]
+    for lo, hi, kind, endian, base, run_start in pieces:
         o = offs[lo:hi]
         if kind == PCAPNG_SPB:
             hdr = gather(u8, o, 12).view(endian + "u4")  # type, length, original length
@@ -251,10 +260,12 @@ def _pcapng_records(
         cap = hdr[:, 5].astype(np.int64)
         room = blen - 32
         if np.any(cap > room):
-            first = lo + int(np.flatnonzero(cap > room)[0]) + 1
-            warnings.append(
-                f"packet {first}: captured length exceeds its block; data clipped to the block"
-            )
+            if run_start not in clipped:  # the first such packet of the run, as one warning
+                clipped.add(run_start)
+                first = lo + int(np.flatnonzero(cap > room)[0]) + 1
+                warnings.append(
+                    f"packet {first}: captured length exceeds its block; data clipped to the block"
+                )
             cap = np.minimum(cap, room)
         data_off[lo:hi] = o + 28
         caplen[lo:hi] = cap

@@ -37,6 +37,23 @@ class Records:
         return int(self.data_off.size)
 
 
+def release(buf: Buffer, start: int = 0, stop: int | None = None) -> None:
+    """Let go of the memory-mapped pages of ``buf[start:stop]`` that this process has read
+    (whole pages only): they leave its resident memory but stay in the page cache, and a
+    later read maps them again. A large capture is read once, front to back, so its peak
+    memory is then that of the arrays decoded from it, not the file's size."""
+    if not isinstance(buf, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    page = mmap.PAGESIZE
+    lo = -(-start // page) * page
+    hi = len(buf) if stop is None else min(stop, len(buf)) // page * page
+    if hi > lo:
+        try:
+            buf.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        except (OSError, ValueError):
+            pass  # only memory use is at stake
+
+
 def gather(buf: Buffer | np.ndarray, offs: np.ndarray, width: int) -> np.ndarray:
     """Bytes ``buf[off:off + width]`` for every offset, as a C-contiguous (N, width) uint8 array.
 

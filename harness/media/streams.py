@@ -11,16 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.capture.parallel import can_fork, split
-from harness.media.dtmf import DtmfEvent, dtmf_events
 from harness.media.figures import TsharkFigures, rel_ms, rel_seconds
 from harness.media.payload_types import is_telephone_event
-from harness.media.silence import silence_windows
 from harness.media.stats import analyse
+
+if TYPE_CHECKING:  # imported where used: the stream figures do not need them
+    from harness.media.dtmf import DtmfEvent
 
 
 @dataclass(frozen=True)
@@ -260,10 +261,14 @@ class RtpStream:
         self, min_gap_ms: float, start: float | None = None, end: float | None = None
     ) -> list[tuple[float, float]]:
         """Intervals (epoch seconds) longer than ``min_gap_ms`` without a packet."""
+        from harness.media.silence import silence_windows
+
         return silence_windows(self.time, min_gap_ms, start, end)
 
     def dtmf_events(self) -> list[DtmfEvent]:
         """RFC 4733 events of this stream, each with its ``violations``."""
+        from harness.media.dtmf import dtmf_events
+
         return dtmf_events(self)
 
 
