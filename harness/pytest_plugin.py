@@ -42,6 +42,7 @@ MARKERS = {
     "failures are exactly those EXPLAINS names (steps, or step:subject); strict",
     "own_gateway_config": "breaks the harness's own gateway configuration on purpose: not "
     "run against --gateway-config or an external gateway",
+    "load": "a short `harness load` run, every call verified from the capture (pytest -m load)",
 }
 
 

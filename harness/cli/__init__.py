@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.calls",
         "list the calls of a capture: Call-ID, hosts, INVITE result, RTP",
     ),
+    "load": ("harness.cli.load", "place calls through the gateway at a rate, verify every one"),
     "report": (
         "harness.cli.report",
         "build the Allure HTML report offline (after `npm ci`); --serve",

@@ -197,6 +197,21 @@ class SimulatorClient:
     def calls(self) -> list[CallRecord]:
         return [_record(r) for r in _list(self._call("GET", "/calls")[1])]
 
+    def faults(self, **faults: JsonValue) -> JsonObject:
+        """The Mediation Server's faults (``drop_acks``: a fraction of calls that ignore
+        their ACK; ``stop_answering_s``: no answer to new INVITEs for that long), replacing
+        those in force; the answer counts what they did. A simulator image older than the
+        faults answers 404 (ControlApiError)."""
+        return _object(self._call("PUT", "/faults", faults)[1])
+
+    def current_faults(self) -> JsonObject:
+        """The faults in force and their counters (``acks_dropped``, ``calls_deaf``,
+        ``invites_ignored``)."""
+        return _object(self._call("GET", "/faults")[1])
+
+    def clear_faults(self) -> JsonObject:
+        return _object(self._call("DELETE", "/faults")[1])
+
     def call(self, which: str = "last") -> CallRecord:
         return _record(self._call("GET", f"/calls/{_quote(which)}")[1])
 

@@ -30,6 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "topology": {"roles", "gateway"},
     "flows": {"topology", "gateway", "analysis", "capture", "media", "report", "gtalk",
               "peers.client", "sip", "roles"},
+    # load runs: drives the topology like flows, checks each call with the analysis rules
+    "load": {"topology", "analysis", "capture", "media", "peers.client", "sip", "roles"},
     "pytest_plugin": {"*"},
     "cli": {"*"},
     "__main__": {"cli"},

@@ -30,6 +30,7 @@ from harness.peers.common.offer_answer import (
 from harness.peers.common.rtp_session import RtpSession
 from harness.peers.common.tcp import SipConnection, TcpSipEndpoint
 from harness.peers.lync import wire as lf
+from harness.peers.lync.faults import Faults
 from harness.sip.dialog import Dialog
 from harness.sip.errors import SipParseError
 from harness.sip.message import Request, Response
@@ -71,6 +72,8 @@ class Call(RecordedCall):
         self._await_ack_answer = False  # we put the offer in a 2xx: the ACK has the answer
         self._client_invite_pending = False
         self._answered_at: float | None = None
+        self._ok: Response | None = None  # the 200 OK of the initial INVITE
+        self._deaf: bool | None = None  # the drop-acks fault picked this call (None: not yet)
 
     @property
     def invite_branch(self) -> str | None:
@@ -259,8 +262,37 @@ class Call(RecordedCall):
         self._invite_final = 200
         self.record.status_code = 200
         ok = lf.ok_with_sdp(txn.request, self.local_tag, self.ctx.ident, body)
+        self._ok = ok
         txn.respond(ok, on_no_ack=self._ack_timeout)  # Timer L (64*T1)
         self.event("answered", "200 OK sent")
+
+    def ignores_ack(self, faults: Faults) -> bool:
+        """The drop-acks fault: True when this ACK (of the initial INVITE's 200 OK) is to
+        be ignored. The call's lot is drawn at its first ACK; a deaf call then retransmits
+        its 200 OK as RFC 3261 13.3.1.4 says until Timer L ends it."""
+        if self._answered_at is not None or self._invite_final != 200 or self.ended:
+            return False  # the ACK of a re-INVITE's 2xx, or of a non-2xx
+        if self._deaf is None:
+            self._deaf = faults.deaf_call()
+            if self._deaf:
+                self.spawn(self._resend_ok(), "2xx retransmissions")
+        if self._deaf:
+            faults.acks_dropped += 1
+            self.event("ack_ignored", "fault drop_acks: the ACK is ignored")
+        return self._deaf
+
+    async def _resend_ok(self) -> None:
+        """RFC 3261 13.3.1.4: the 2xx again at T1, doubling to T2, until an ACK (never, for
+        a deaf call) or 64*T1, when Timer L's callback hangs up."""
+        timers = self.ctx.sip.timers
+        interval, deadline = timers.t1, self.loop.time() + timers.long
+        while True:
+            await self.sleep_until(self.loop.time() + interval)
+            if self.ended or self._answered_at is not None or self.loop.time() >= deadline:
+                return
+            if self._ok is not None and self.connection is not None:
+                self.ctx.sip.send(self._ok, self.connection, "RESEND")
+            interval = min(interval * 2, timers.t2)
 
     def _ack_timeout(self) -> None:
         self.event("ack_timeout", f"no ACK for the 200 OK in {self.ctx.sip.timers.long:g} s")

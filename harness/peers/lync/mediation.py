@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from harness.peers.common.api import MediationApi
 from harness.peers.common.behaviour import Behaviour, BehaviourError
 from harness.peers.common.cli import simulator_main
 from harness.peers.common.control import ControlServer
@@ -26,6 +26,7 @@ from harness.peers.lync import wire as lf
 from harness.peers.lync.call import ALLOWED, Call, CallContext, Txn
 from harness.peers.lync.config import Config, build_parser
 from harness.peers.lync.dialling import DialPlan, NoRoute
+from harness.peers.lync.faults import Faults, LyncApi
 from harness.peers.lync.outbound import Credentials, OutboundCall
 from harness.rtp.tone import ToneGenerator
 from harness.sip.errors import SipParseError
@@ -50,7 +51,8 @@ class MediationServer(Simulator[Call, SipConnection]):
         self.behaviour = self.base_behaviour
         self.ident = lf.LyncIdentity(config.domain, config.address, config.sip_port)
         self.sip = TcpSipEndpoint(self, self.log, config.verbose)
-        self.control = ControlServer(MediationApi(self), self.log)
+        self.faults = Faults()  # what a load run tells it to break (PUT /faults)
+        self.control = ControlServer(LyncApi(self, self.faults), self.log)
         self._by_remote: dict[tuple[str, str | None], Call] = {}  # (Call-ID, remote tag)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -164,12 +166,23 @@ class MediationServer(Simulator[Call, SipConnection]):
     def _on_invite(self, endpoint: SipEndpoint[SipConnection], txn: Txn) -> None:
         request = txn.request
         existing = self._by_remote.get((request.call_id or "", request.from_tag))
-        if existing is None:
+        if existing is None and self.faults.ignores_invite(time.monotonic()):
+            # The stop-answering fault: no response at all, and no transaction kept
+            self.log(f"SIP INVITE {request.call_id} ignored (fault stop_answering_s)")
+            txn.terminate()
+        elif existing is None:
             self._start_inbound(txn)
         elif existing.invite_branch == request.via_branch:
             self.log("SIP INVITE retransmission ignored")
         else:  # same Call-ID and From tag, new transaction: a merged request
             self._reply(txn, 482)
+
+    def on_ack(self, endpoint: SipEndpoint[SipConnection], ack: Request,
+               flow: SipConnection) -> None:
+        call = self._calls.get((ack.call_id or "", ack.to_tag or ""))
+        if call is not None and call.ignores_ack(self.faults):
+            return  # the drop-acks fault: as if this ACK never arrived
+        super().on_ack(endpoint, ack, flow)
 
     def _on_options(self, txn: Txn) -> None:
         txn.respond(lf.options_ok(txn.request, lf.new_tag(), self.ident))
