@@ -8,6 +8,13 @@ Runs in the asterisk service's network namespace, so it sees both of the gateway
     POST /stop   {"name": "pcaps/test_x.pcap"} -> 200 {"packets": N, "dropped": N, "bytes": N}
     GET  /health -> 200 {"ok": true, "active": [...]}
 
+With ``--peer URL`` it also drives a second agent (the capture-xmpp service, in the XMPP
+server's namespace, where the Google Talk user's c2s stream is in clear, whereas Asterisk's
+is TLS with xmpp.conf usetls=yes): that agent writes ``NAME.peer.pcap`` with
+``--peer-filter`` (and the request's filter), and the stop merges it into NAME by time
+(pcapmerge.py), so a test gets one pcap. The stop's reply has ``peer_error`` when that
+half is missing.
+
 Standard library only (bookworm's python3 and tcpdump).
 """
 
@@ -19,10 +26,16 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pcapmerge import MergeError, merge_pcaps  # noqa: E402 (installed beside this file)
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -44,11 +57,41 @@ class Capture:
 
 
 @dataclass
+class Peer:
+    """The other agent whose capture each of ours is merged with."""
+
+    url: str
+    bpf: str | None
+
+    def call(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        data = json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=START_TIMEOUT_S + 5) as reply:
+                return dict(json.loads(reply.read() or b"{}"))
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise AgentError(502, f"peer capture agent {self.url}{path}: {exc.code} {detail}") \
+                from None
+        except (OSError, ValueError) as exc:
+            raise AgentError(502, f"peer capture agent {self.url} unreachable: {exc}") from None
+
+    def side_name(self, name: str) -> str:
+        return name + ".peer.pcap"
+
+    def filter_for(self, bpf: str | None) -> str | None:
+        parts = [f"({f})" for f in (bpf, self.bpf) if f]
+        return " and ".join(parts) or None
+
+
+@dataclass
 class Agent:
     root: Path
     interface: str
     captures: dict[str, Capture] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    peer: Peer | None = None
 
     def resolve(self, name: object) -> Path:
         if not isinstance(name, str) or not name or name.startswith("/") or ".." in name.split("/"):
@@ -59,6 +102,29 @@ class Agent:
         path = self.resolve(name)
         if bpf is not None and not isinstance(bpf, str):
             raise AgentError(400, "'filter' must be a string (a BPF expression)")
+        if str(name) in self.captures:
+            raise AgentError(409, f"a capture named {name} is already running")
+        if self.peer is not None:
+            # the peer first, and stopped after ours: our pcap never holds this control
+            # traffic, and both listen before the start returns
+            body: dict[str, object] = {"name": self.peer.side_name(str(name))}
+            peer_bpf = self.peer.filter_for(bpf or None)
+            if peer_bpf:
+                body["filter"] = peer_bpf
+            self.peer.call("/start", body)
+        try:
+            return self._start_local(name, path, bpf)
+        except AgentError:
+            if self.peer is not None:
+                side = self.peer.side_name(str(name))
+                try:
+                    self.peer.call("/stop", {"name": side})
+                except AgentError:
+                    pass
+                (self.root / side).unlink(missing_ok=True)
+            raise
+
+    def _start_local(self, name: object, path: Path, bpf: object) -> dict[str, object]:
         with self.lock:
             if str(name) in self.captures:
                 raise AgentError(409, f"a capture named {name} is already running")
@@ -108,12 +174,37 @@ class Agent:
         text = "\n".join(cap.stderr_lines)
         captured = re.search(r"(\d+) packets? captured", text)
         dropped = re.search(r"(\d+) packets? dropped by kernel", text)
-        return {
+        reply: dict[str, object] = {
             "file": str(cap.path),
             "packets": int(captured.group(1)) if captured else None,
             "dropped": int(dropped.group(1)) if dropped else None,
-            "bytes": cap.path.stat().st_size if cap.path.exists() else 0,
         }
+        if self.peer is not None:
+            reply.update(self._merge_peer(str(name), cap.path, reply))
+        reply["bytes"] = cap.path.stat().st_size if cap.path.exists() else 0
+        return reply
+
+    def _merge_peer(self, name: str, path: Path, own: dict[str, object]) -> dict[str, object]:
+        """Stops the peer's capture and merges its file into ours (then removes it); on a
+        failure the peer's file stays beside ours and the reply says why."""
+        assert self.peer is not None
+        side = self.root / self.peer.side_name(name)
+        try:
+            theirs = self.peer.call("/stop", {"name": self.peer.side_name(name)})
+        except AgentError as exc:
+            return {"peer_error": str(exc)}
+        out: dict[str, object] = {"peer_packets": theirs.get("packets")}
+        for key in ("packets", "dropped"):
+            mine, other = own.get(key), theirs.get(key)
+            if isinstance(mine, int) and isinstance(other, int):
+                out[key] = mine + other
+        try:
+            merge_pcaps(path, side)
+        except MergeError as exc:
+            out["peer_error"] = f"{exc}; the peer's packets stay in {side.name}"
+            return out
+        side.unlink(missing_ok=True)
+        return out
 
     def stop_all(self) -> None:
         for name in list(self.captures):
@@ -135,7 +226,10 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path == "/health":
-                self._reply(200, {"ok": True, "active": sorted(agent.captures)})
+                body: dict[str, object] = {"ok": True, "active": sorted(agent.captures)}
+                if agent.peer is not None:
+                    body["peer"] = agent.peer.url
+                self._reply(200, body)
             else:
                 self._reply(404, {"error": f"no such path {self.path}"})
 
@@ -170,8 +264,12 @@ def main() -> None:
     parser.add_argument("--bind", default="0.0.0.0")
     parser.add_argument("--root", type=Path, default=Path("/reports"))
     parser.add_argument("--interface", default=os.environ.get("CAPTURE_INTERFACE", "any"))
+    parser.add_argument("--peer", default=None,
+                        help="URL of another agent whose capture each pcap also gets")
+    parser.add_argument("--peer-filter", default=None, help="BPF for the peer's captures")
     args = parser.parse_args()
-    agent = Agent(root=args.root, interface=args.interface)
+    peer = Peer(args.peer.rstrip("/"), args.peer_filter or None) if args.peer else None
+    agent = Agent(root=args.root, interface=args.interface, peer=peer)
     server = ThreadingHTTPServer((args.bind, args.port), make_handler(agent))
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"capture-agent: listening on :{args.port}, writing under {args.root}", flush=True)

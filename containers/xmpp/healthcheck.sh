@@ -1,7 +1,8 @@
 #!/bin/bash
-# The xmpp service's healthcheck. The first success needs a real exchange: c2s on
-# 127.0.0.1:5222 answers a client stream header for gmail.test with its stream features and
-# offers SASL PLAIN without TLS (what Asterisk's res_xmpp needs with usetls=no). After that,
+# The xmpp service's readiness probe. The first success needs a real exchange: c2s on
+# 127.0.0.1:5222 answers a client stream header for gmail.test with its stream features,
+# offering STARTTLS (what Asterisk's res_xmpp needs with usetls=yes, as the seed has it)
+# and SASL PLAIN on the plain stream (what the host-side bot uses). After that,
 # a listening socket on port 5222 in /proc/net/tcp is enough, so that the check does not put
 # two "Client connected/disconnected" lines into Prosody's log every second.
 # Bash's /dev/tcp only: the image has no netcat.
@@ -29,6 +30,7 @@ done
 printf '</stream:stream>' >&3 2>/dev/null
 exec 3<&-
 if [[ $reply != *"<stream:stream"* ]]; then echo "no stream header from 127.0.0.1:5222"; exit 1; fi
+if [[ $reply != *"urn:ietf:params:xml:ns:xmpp-tls"* ]]; then echo "c2s up, but STARTTLS not offered (no certificate for $domain?): $reply"; exit 1; fi
 if [[ $reply != *"<mechanism>PLAIN</mechanism>"* ]]; then echo "c2s up, but SASL PLAIN not offered: $reply"; exit 1; fi
 : > "$marker"
-echo "c2s up for $domain, SASL PLAIN offered without TLS"
+echo "c2s up for $domain, STARTTLS offered, SASL PLAIN allowed on the plain stream"

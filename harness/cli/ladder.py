@@ -1,7 +1,8 @@
-"""``harness ladder CAPTURE -o FILE.svg|FILE.html``: the SIP ladder diagram of a capture.
+"""``harness ladder CAPTURE -o FILE.svg|FILE.html``: the SIP and XMPP ladder diagram of a
+capture.
 
-Exit status: 0 written, 1 the capture cannot be used (unreadable, no SIP) or the file
-cannot be written, 2 usage error.
+Exit status: 0 written, 1 the capture cannot be used (unreadable, neither SIP nor XMPP in
+clear) or the file cannot be written, 2 usage error.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from typing import Any
 
 from harness.cli.common import add_command, add_role_options, fail, roles_from
 
-HELP = "draw the SIP ladder diagram of a capture (SVG or interactive HTML)"
+HELP = "draw the SIP and XMPP ladder diagram of a capture (SVG or interactive HTML)"
 DESCRIPTION = (
-    "Draw the SIP ladder (sequence) diagram of a pcap/pcapng capture: one "
-    "column per host, one arrow per SIP message with its time and SDP direction, RTP "
-    "streams as bands with packet counts, hold windows shaded."
+    "Draw the ladder (sequence) diagram of a pcap/pcapng capture: one "
+    "column per host, one arrow per SIP message with its time and SDP direction, one "
+    "dashed arrow per XMPP stanza seen in clear on TCP 5222 (messages, presence, Jingle "
+    "IQs), RTP streams as bands with packet counts, hold windows shaded."
 )
 EPILOG = """\
 hosts are named by role: by default the topology's host numbers on HARNESS_NET_PREFIX
-(default 192.168.100): .10 Asterisk, .20 Mediation Server, .40 Softphone; --role adds or
-overrides names (repeatable); --no-topology-roles leaves unnamed hosts as addresses.
+(default 192.168.100): .10 Asterisk, .20 Mediation Server, .40 Softphone, .50 XMPP; the
+unnamed client of an XMPP connection is the Google Talk user; --role adds or overrides
+names (repeatable); --no-topology-roles leaves unnamed hosts as addresses. XMPP in TLS is
+not drawn: a note under the diagram says which streams were skipped.
 
 examples:
   harness ladder reports/pcaps/test_outbound.pcap -o outbound.html
@@ -36,8 +40,11 @@ def register(sub: Any) -> None:
                         help="FILE.svg (standalone SVG) or FILE.html (SVG with message details)")
     add_role_options(parser)
     parser.add_argument("--call", metavar="TEXT",
-                        help="only the calls whose Call-ID contains TEXT (and their RTP)")
+                        help="only the calls whose Call-ID contains TEXT (and their RTP; no "
+                             "XMPP)")
     parser.add_argument("--title", help="title of the diagram (default: the capture's name)")
+    parser.add_argument("--no-xmpp", action="store_true",
+                        help="leave out the XMPP stanzas (SIP and RTP only)")
     parser.set_defaults(func=run)
 
 
@@ -54,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(prog, str(exc), 2)
     try:
-        ladder = ladder_of_capture(args.capture, roles, call=args.call, title=args.title)
+        ladder = ladder_of_capture(args.capture, roles, call=args.call, title=args.title,
+                                   xmpp=not args.no_xmpp)
     except (CaptureError, LadderError) as exc:
         return fail(prog, f"{args.capture}: {exc}")
     try:
@@ -62,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(prog, f"cannot write {args.output}: {exc.strerror or exc}")
     hosts = ", ".join(ladder.name(h) for h in ladder.hosts)
-    print(f"wrote {path}: {len(ladder.arrows)} SIP messages, {len(ladder.bands)} RTP streams, "
-          f"hosts {hosts}")
+    xmpp = ""
+    if ladder.xmpp or ladder.xmpp_notes:
+        xmpp = f", {len(ladder.xmpp)} XMPP stanzas"
+        if ladder.xmpp_notes:
+            xmpp += f" ({len(ladder.xmpp_notes)} notes on XMPP not drawn)"
+    print(f"wrote {path}: {len(ladder.arrows)} SIP messages{xmpp}, {len(ladder.bands)} RTP "
+          f"streams, hosts {hosts}")
     return 0

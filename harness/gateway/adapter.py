@@ -35,7 +35,10 @@ __all__ = [
     "GatewayAdapter",
     "GatewayError",
     "PeerState",
+    "XmppResource",
     "chan_sip_peer_state",
+    "parse_xmpp_buddies",
+    "parse_xmpp_connections",
     "pjsip_peer_state",
 ]
 
@@ -214,6 +217,22 @@ class GatewayAdapter:
             if "reloaded successfully" not in out:
                 raise GatewayError(f"Asterisk did not reload {module}: {out.strip()}")
 
+    # -- XMPP (res_xmpp, chan_motif): the seed's "jabber show ..." views ------------------
+
+    def xmpp_connections(self) -> dict[str, str]:
+        """`xmpp show connections` (seed: jabber show connections): account -> state."""
+        return parse_xmpp_connections(self.cli("xmpp show connections"))
+
+    def xmpp_buddies(self) -> dict[str, dict[str, list[XmppResource]]]:
+        """`xmpp show buddies` (seed: jabber show buddies): account -> buddy -> resources."""
+        return parse_xmpp_buddies(self.cli("xmpp show buddies"))
+
+    def channels_of(self, technology: str) -> list[str]:
+        """The names of the channels up now whose technology is ``technology`` (Motif:
+        the seed's `gtalk show channels`, which chan_motif does not have)."""
+        return [name for e in self.channels()
+                if (name := e.get("Channel") or "").startswith(f"{technology}/")]
+
     # -- channels ----------------------------------------------------------------------
 
     def channels(self) -> list[Event]:
@@ -327,3 +346,57 @@ class GatewayAdapter:
         if check and not response.ok:
             raise GatewayError(f"the gateway refused AMI action {action}: {response.message}")
         return response
+
+
+@dataclass(frozen=True)
+class XmppResource:
+    """One resource of a buddy as `xmpp show buddies` lists it."""
+
+    name: str
+    node: str
+    jingle: bool
+    google: bool
+
+
+_CONNECTION = re.compile(r"^\s*\[(?P<account>[^\]]+)\]\s+\S+\s+-\s+(?P<state>.+?)\s*$")
+
+
+def parse_xmpp_connections(text: str) -> dict[str, str]:
+    """account -> state ("Connected", "Disconnected", ...) from `xmpp show connections`."""
+    return {m["account"]: m["state"] for line in text.splitlines()
+            if (m := _CONNECTION.match(line))}
+
+
+def parse_xmpp_buddies(text: str) -> dict[str, dict[str, list[XmppResource]]]:
+    """account -> buddy JID -> resources, from `xmpp show buddies` (res_xmpp's layout:
+    "Client: A", "Buddy:<tab>JID", "Resource: R", then node/version/capable lines)."""
+    out: dict[str, dict[str, list[XmppResource]]] = {}
+    account = buddy = None
+    res: dict[str, str] | None = None
+
+    def flush() -> None:
+        if res is not None and account is not None and buddy is not None:
+            out[account][buddy].append(XmppResource(
+                res["name"], res.get("node", ""), res.get("jingle capable") == "yes",
+                res.get("google talk capable") == "yes"))
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        key, _, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "client":
+            flush()
+            res, account, buddy = None, value, None
+            out.setdefault(value, {})
+        elif key == "buddy" and account is not None:
+            flush()
+            res, buddy = None, value
+            out[account].setdefault(value, [])
+        elif key == "resource" and buddy is not None:
+            flush()
+            res = {"name": value}
+        elif res is not None and key in ("node", "version", "jingle capable",
+                                         "google talk capable"):
+            res[key] = value
+    flush()
+    return out

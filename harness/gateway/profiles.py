@@ -60,6 +60,15 @@ _XMPP_PASSWORD = Fault(
     "xmpp.conf", (("secret=contoso-xmpp", "secret=not-the-password"),), ("res_xmpp.so",)
 )
 
+# The seed's [guest]/[account] allow=ulaw removed from motif.conf's one endpoint: with
+# disallow=all left alone it allows no codec, so chan_motif refuses every Jingle session
+# (the same lines in both Asterisks' motif.conf)
+_MOTIF_WITHOUT_ULAW = Fault(
+    "motif.conf",
+    (("disallow=all\nallow=ulaw\ncontext=from-gtalk\n", "disallow=all\ncontext=from-gtalk\n"),),
+    ("chan_motif.so",),
+)
+
 _PJSIP = GatewayProfile(
     name="asterisk22-pjsip",
     title="Asterisk 22 (Debian sid), the seed's sip.conf translated to PJSIP",
@@ -68,7 +77,7 @@ _PJSIP = GatewayProfile(
     dockerfile="containers/asterisk/Dockerfile",
     config="fixtures/asterisk",
     required_files=("asterisk.conf", "modules.conf", "pjsip.conf", "extensions.conf",
-                    "xmpp.conf", "manager.conf", "logger.conf", "rtp.conf"),
+                    "xmpp.conf", "motif.conf", "manager.conf", "logger.conf", "rtp.conf"),
     reload_modules=("res_pjsip.so", "pbx_config.so"),
     state_commands=("pjsip show endpoints", "pjsip show registrations",
                     "core show channels verbose"),
@@ -88,6 +97,7 @@ _PJSIP = GatewayProfile(
             ("pbx_config.so",),
         ),
         "wrong-xmpp-password": _XMPP_PASSWORD,
+        "motif-without-ulaw": _MOTIF_WITHOUT_ULAW,
         # the trunk allows a codec the seed's [to_lync] does not (disallow=all, allow=ulaw)
         "trunk-allows-alaw": Fault(
             "pjsip.conf",
@@ -148,6 +158,7 @@ _CHANSIP = GatewayProfile(
             ("pbx_config.so",),
         ),
         "wrong-xmpp-password": _XMPP_PASSWORD,
+        "motif-without-ulaw": _MOTIF_WITHOUT_ULAW,
         # (no "no-180-after-183": chan_sip has no setting for it; it turns the trunk's 183
         # into a 180 toward the caller by itself)
         # the seed's own line turned round: calls from hosts that are no peer

@@ -12,8 +12,14 @@ background thread and offers blocking calls::
         menu = sara.messages_until("asterisk@gmail.test", lambda m: m.startswith("5 -"))
         sara.send("asterisk@gmail.test", "4")
 
+Jingle calls (XEP-0166/0167/0176) in and out: ``sara.call(jid)``, ``sara.wait_incoming()``,
+``sara.answering = Answering("decline")``, ``sara.hangup(call)``; media over ICE-UDP
+(aioice) at ``sara.media_address``, RTP PCMU every 20 ms.
+
 Modules: ``user`` (the facade), ``session`` (one session on the loop: slixmpp's events in,
-the user's stanzas out), ``client`` (the slixmpp settings and the sign-in outcome),
+the user's stanzas out), ``jingle`` (Jingle elements, sans I/O), ``phone`` (Jingle sessions
+on the loop), ``media`` (ICE and RTP), ``client`` (the slixmpp settings and the sign-in
+outcome),
 ``inbox`` (messages and waiting for them), ``presence`` and ``roster`` (contacts' presence,
 subscription answers), ``loop`` (the background loop), ``errors``, ``jid``, ``transcript``,
 ``log``, ``waiters``.
@@ -32,6 +38,7 @@ from harness.gtalk.inbox import Inbox, ReceivedMessage, Until, describe_until, u
 from harness.gtalk.jid import bare_jid
 from harness.gtalk.log import LogFn, stdout_log
 from harness.gtalk.loop import LoopThread
+from harness.gtalk.phone import Answering, JingleCall
 from harness.gtalk.presence import SHOWS, OwnPresence, Presence, PresenceBook, presence_show
 from harness.gtalk.roster import SubscriptionAnswers
 from harness.gtalk.transcript import StanzaRecord, redact
@@ -39,6 +46,8 @@ from harness.gtalk.user import DEFAULT_TIMEOUT, GtalkUser
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "Answering",
+    "JingleCall",
     "SHOWS",
     "GtalkAuthError",
     "GtalkConnectError",

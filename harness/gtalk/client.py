@@ -39,6 +39,9 @@ def prosody_client(login: Login, loop: asyncio.AbstractEventLoop) -> slixmpp.Cli
     client.plugin["feature_mechanisms"].unencrypted_plain = True
     client.register_plugin("xep_0030")  # disco: res_xmpp asks buddies for capabilities
     client.register_plugin("xep_0199")  # ping
+    # XEP-0115 caps in every presence: res_xmpp asks a resource's disco#info only when its
+    # presence carries caps, and chan_motif calls only a resource that says Jingle there.
+    client.register_plugin("xep_0115")
     return client
 
 

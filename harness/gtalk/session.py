@@ -16,6 +16,7 @@ from harness.gtalk.client import Login, SignIn, prosody_client
 from harness.gtalk.errors import GtalkConnectError, GtalkDisconnected, GtalkError, connect_failure
 from harness.gtalk.inbox import Inbox
 from harness.gtalk.log import LogFn
+from harness.gtalk.phone import JinglePhone
 from harness.gtalk.presence import OwnPresence, PresenceBook, presence_show
 from harness.gtalk.roster import SubscriptionAnswers
 from harness.gtalk.transcript import StanzaRecord, redact
@@ -35,6 +36,7 @@ class XmppSession:
     presences: PresenceBook = field(default_factory=PresenceBook)
     answers: SubscriptionAnswers = field(default_factory=SubscriptionAnswers)
     transcript: list[StanzaRecord] = field(default_factory=list)
+    phone: JinglePhone = field(default_factory=JinglePhone)
     client: slixmpp.ClientXMPP | None = None
     active: bool = False  # between session_start and disconnected
     closing: bool = False  # the end is ours (disconnect() or a failed connect)
@@ -55,6 +57,9 @@ class XmppSession:
         async def on_session_start(_event: Any) -> None:
             try:
                 await client.get_roster(timeout=timeout)
+                # the XEP-0115 hash of our disco#info (Jingle among its features) before
+                # the first presence, which then carries it
+                await client.plugin["xep_0115"].update_caps(broadcast=False)
                 self.send_presence(own)
             except Exception as exc:  # noqa: BLE001 - reported as the connect failure
                 sign_in.fail("closed", f"roster request failed: {exc}")
@@ -98,6 +103,7 @@ class XmppSession:
         client = self.client
         if client is None:
             return
+        await self.phone.close()
         self.closing = True
         client.cancel_connection_attempt()
         if self.active:
@@ -123,6 +129,10 @@ class XmppSession:
         client = self._require_session()
         client.send_message(mto=JID(to), mbody=text, mtype="chat")
         self._log(f"-> {to}: {text}")
+
+    def send_unavailable(self) -> None:
+        """Presence type='unavailable': contacts see the user go offline; the session stays."""
+        self._require_session().send_presence(ptype="unavailable")
 
     def send_presence(self, own: OwnPresence) -> None:
         client = self.client
@@ -163,6 +173,8 @@ class XmppSession:
             "presence_unsubscribed", lambda p: self.answers.record(p["from"].bare, False)
         )
         client.add_event_handler("roster_update", self._on_roster)
+        self.phone.log = self._log
+        self.phone.attach(client)
 
     def _log(self, text: str) -> None:
         if self.log is not None:

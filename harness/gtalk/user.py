@@ -3,6 +3,7 @@ the test's thread while its asyncio loop runs in a background thread."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
@@ -13,6 +14,7 @@ from harness.gtalk.inbox import Inbox, ReceivedMessage, Until
 from harness.gtalk.jid import bare_jid
 from harness.gtalk.log import LogFn, stdout_log
 from harness.gtalk.loop import LoopThread
+from harness.gtalk.phone import Answering, JingleCall
 from harness.gtalk.presence import SHOWS, OwnPresence, Presence, PresenceBook
 from harness.gtalk.session import XmppSession
 from harness.gtalk.transcript import StanzaRecord
@@ -40,6 +42,11 @@ class GtalkUser:
     status: str | None = None
     priority: int = 0
     log: LogFn | None = field(default_factory=lambda: stdout_log("gtalk"))
+    # where the gateway reaches this host for media (the topology's bridge address): the
+    # one ICE candidate of a Jingle call
+    media_address: str | None = None
+    # how incoming Jingle sessions are met (answer, decline, ring)
+    answering: Answering = field(default_factory=Answering)
 
     inbox: Inbox = field(default_factory=Inbox, init=False, repr=False)
     presences: PresenceBook = field(default_factory=PresenceBook, init=False, repr=False)
@@ -171,6 +178,62 @@ class GtalkUser:
         self.show, self.status = show, status
         self._run(self._sync(lambda: self._xmpp.send_presence(own)), 1.0)
 
+    def appear_offline(self) -> None:
+        """Unavailable presence: every contact sees the user offline (its resource is gone
+        from their view), while this session stays up to come back with ``appear_online``."""
+        self._run(self._sync(self._xmpp.send_unavailable), 1.0)
+
+    def appear_online(self) -> None:
+        """Back with the user's own presence (and its XEP-0115 caps)."""
+        self.set_presence(self.show, self.status)
+
+    # -- Jingle calls (harness.gtalk.phone) --
+
+    def call(self, contact_jid: str, timeout: float = DEFAULT_TIMEOUT) -> JingleCall:
+        """A Jingle session-initiate to the contact's available resource (a full JID, as
+        XEP-0166 asks), acknowledged. GtalkError if refused or the contact is offline."""
+        bare = bare_jid(contact_jid)
+        presence = self.wait_presence(bare, ("available", "chat", "away"), timeout)
+        self._phone_settings()
+        to = f"{bare}/{presence.resource}" if presence.resource else bare
+        return self._run(self._xmpp.phone.call(to, timeout), timeout)
+
+    def wait_incoming(self, timeout: float = DEFAULT_TIMEOUT) -> JingleCall:
+        """The next incoming Jingle session (met as ``answering`` says)."""
+        self._phone_settings()
+        return self._run(self._xmpp.phone.wait_incoming(timeout), timeout)
+
+    def wait_answered(self, call: JingleCall, timeout: float = DEFAULT_TIMEOUT) -> bool:
+        """True once the session is accepted (False if it ended or the time ran out)."""
+        return self._run(_wait_event(call.answered, timeout), timeout) and (
+            call.accepted is not None and not call.ended.is_set())
+
+    def wait_media(self, call: JingleCall, timeout: float = DEFAULT_TIMEOUT) -> bool:
+        """True once ICE completed on the call (False if it failed or did not in time)."""
+        media = call.media
+        if media is None:
+            return False
+        return self._run(media.wait_connected(timeout), timeout)
+
+    def talk(self, call: JingleCall, seconds: float) -> bool:
+        """Keeps the call up for ``seconds`` (the scenario's timeline); False if it ended
+        before."""
+        return not self._run(_wait_event(call.ended, seconds), seconds)
+
+    def wait_ended(self, call: JingleCall, timeout: float = DEFAULT_TIMEOUT) -> bool:
+        return self._run(_wait_event(call.ended, timeout), timeout)
+
+    def hangup(self, call: JingleCall, reason: str = "success") -> None:
+        """session-terminate with ``reason`` (XEP-0166 7.4), media stopped."""
+        self._run(self._xmpp.phone.hangup(call, reason), DEFAULT_TIMEOUT)
+
+    def jingle_calls(self) -> list[JingleCall]:
+        return self._read(lambda: list(self._xmpp.phone.calls.values()))
+
+    def _phone_settings(self) -> None:
+        self._xmpp.phone.media_address = self.media_address
+        self._xmpp.phone.answering = self.answering
+
     def transcript(self) -> list[StanzaRecord]:
         """Every stanza in and out of this session, SASL credentials redacted; also after
         ``disconnect()``."""
@@ -200,3 +263,11 @@ class GtalkUser:
     @staticmethod
     async def _sync(fn: Callable[[], T]) -> T:
         return fn()
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True

@@ -1,4 +1,7 @@
-"""One pcap per test, written by tcpdump in Asterisk's network namespace (capture agent)."""
+"""One pcap per test, written by tcpdump in Asterisk's network namespace (capture agent),
+with the packets of the capture-xmpp agent in the XMPP server's namespace merged in by
+time when the gateway is the harness's own (containers/gateway.yaml): the Google Talk
+user's c2s stream in clear. With an external gateway the one agent on the bridge sees it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ class CaptureResult:
     packets: int | None
     dropped: int | None
     size: int
+    # why the XMPP server's side is not in the pcap (its agent failed, or the merge did;
+    # then its packets stay in NAME.peer.pcap beside it); None when merged or not asked for
+    peer_error: str | None = None
 
 
 @dataclass
@@ -41,4 +47,5 @@ class CaptureControl:
             reply.get("packets"),
             reply.get("dropped"),
             int(reply.get("bytes") or 0),
+            reply.get("peer_error"),
         )

@@ -26,7 +26,9 @@ SERVERS = ("mediation", "skype", "xmpp")
 def services(config: TopologyConfig) -> tuple[str, ...]:
     """The services compose runs: the peers and the capture, and the gateway when the
     harness starts it."""
-    return (*PEERS, "capture") if config.external else (*PEERS, "asterisk", "capture")
+    # capture-xmpp: the XMPP server's side, merged into each pcap (containers/gateway.yaml)
+    return (*PEERS, "capture") if config.external else (*PEERS, "asterisk", "capture",
+                                                         "capture-xmpp")
 
 
 def find_compose() -> list[str]:

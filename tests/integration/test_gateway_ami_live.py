@@ -271,7 +271,7 @@ def test_softphone_registration(gateway: Gateway) -> None:
 
 
 def test_wait_idle_after_a_local_channel(gateway: Gateway) -> None:
-    """Originate a Local channel into the dialplan (gtalk-call answers), Wait 1 s on the
+    """Originate a Local channel into the dialplan (from-gtalk answers), Wait 1 s on the
     other side; wait_idle returns on the Hangup events. A second session watches the same
     Hangups to time wait_idle's return against Asterisk's own hangup times."""
     with gateway.adapter() as adapter, AmiClient.connect(
@@ -279,7 +279,7 @@ def test_wait_idle_after_a_local_channel(gateway: Gateway) -> None:
     ) as watcher:
         assert adapter.wait_idle(5)
         originate = adapter.client.action(
-            "Originate", Channel="Local/s@gtalk-call", Application="Wait", Data="1",
+            "Originate", Channel="Local/s@from-gtalk", Application="Wait", Data="1",
             Async="true",
         )
         assert originate.ok, originate.text()
@@ -305,4 +305,4 @@ def test_wait_idle_after_a_local_channel(gateway: Gateway) -> None:
             assert -0.05 < lag < 0.5, lag
             figure += (f", {lag * 1000:.1f} ms after the last Hangup (halves hung up "
                        f"{abs(times[1] - times[0]):.2f} s apart)")
-        gateway.figures["wait_idle after Originate Local/s@gtalk-call Wait 1"] = figure
+        gateway.figures["wait_idle after Originate Local/s@from-gtalk Wait 1"] = figure

@@ -8,6 +8,7 @@ from pathlib import Path
 from harness.analysis.verdict import Verdict
 from harness.capture import Capture, open_capture
 from harness.capture.connections import failed_attempts
+from harness.capture.xmpp import extract_xmpp
 from harness.media.find import rtp_streams
 from harness.report.ladder.model import Ladder, LadderError, build_ladder
 from harness.report.ladder.page import render_html
@@ -31,15 +32,20 @@ def ladder_of_capture(
     *,
     call: str | None = None,
     title: str | None = None,
+    xmpp: bool = True,
 ) -> Ladder:
     """The ladder of a capture (or of the capture file at a path). ``call``: only the
-    Call-IDs that contain this text, and the RTP their SDP set up. Raises CaptureError,
-    LadderError."""
+    Call-IDs that contain this text, and the RTP their SDP set up (no XMPP: a Jingle
+    session has no Call-ID). ``xmpp``: draw the XMPP stanzas seen in clear on port 5222
+    (:mod:`harness.capture.xmpp`). Raises CaptureError, LadderError."""
     if not isinstance(capture, Capture):
         capture = open_capture(capture)
     messages = capture.sip_messages()
     attempts = failed_attempts(capture)
-    if not messages and not attempts:
+    found = extract_xmpp(capture) if xmpp and not call else None
+    stanzas = found.stanzas if found else []
+    if not messages and not attempts and not stanzas:
+        # (no XMPP stanza either, when looked for: only SIP's absence is news to most)
         raise LadderError(f"no SIP messages in the capture ({len(capture)} packets): "
                           "nothing to draw a ladder of")
     streams = rtp_streams(capture)
@@ -53,7 +59,8 @@ def ladder_of_capture(
     origin = float(capture.time[0]) if len(capture) else None
     path = Path(capture.path)
     return build_ladder(messages, streams, roles, verdict, origin=origin,
-                        title=title or path.name, source=str(path), attempts=attempts)
+                        title=title or path.name, source=str(path), attempts=attempts,
+                        stanzas=stanzas, xmpp_notes=found.notes if found else ())
 
 
 def write_ladder(ladder: Ladder, path: str | Path) -> Path:

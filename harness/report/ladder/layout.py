@@ -3,13 +3,16 @@ extra room, failure notes push the next arrow down), and the text helpers the SV
 
 from __future__ import annotations
 
-import html
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.report.ladder.model import XML_BAD, Arrow, Ladder
+from harness.report.ladder.model import Arrow, Ladder
+
+if TYPE_CHECKING:
+    from harness.report.ladder.xmpp import XmppArrow
 
 # A pause longer than this between two messages opens extra room in the ladder: that is
 # where the RTP of a talk period, or a hold, gets drawn and labelled.
@@ -36,27 +39,31 @@ class Layout:
     t: np.ndarray  # arrow times, made non-decreasing
     legend_y: float
     attempt_y: list[float]  # per failed connection attempt, in their rows among the arrows
+    xmpp_y: list[float]  # per XMPP stanza, in their rows among the arrows
+    axis_t: np.ndarray  # the time of every row (SIP, XMPP), non-decreasing
+    axis_y: list[float]  # and its position
 
     @property
     def last_row_y(self) -> float:
-        """The lowest row: an arrow, or a failed connection attempt."""
-        return max([*self.y, *self.attempt_y], default=float(TOP + 30))
+        """The lowest row: an arrow, a stanza, or a failed connection attempt."""
+        return max([*self.y, *self.attempt_y, *self.xmpp_y], default=float(TOP + 30))
 
     def y_of(self, t: float) -> float:
-        """Vertical position of a time: linear between the arrows around it."""
-        if not self.y:
+        """Vertical position of a time: linear between the rows around it."""
+        ys, ts = self.axis_y, self.axis_t
+        if not ys:
             return float(TOP + 30)
-        if len(self.y) == 1:
-            return self.y[0] + max(-30.0, min(30.0, (t - float(self.t[0])) * 60.0))
-        if t < self.t[0]:
-            return max(TOP + 6, self.y[0] - min(24.0, (float(self.t[0]) - t) * 60.0))
-        if t > self.t[-1]:
-            return self.y[-1] + min(26.0, (t - float(self.t[-1])) * 60.0)
-        return float(np.interp(t, self.t, self.y))
+        if len(ys) == 1:
+            return ys[0] + max(-30.0, min(30.0, (t - float(ts[0])) * 60.0))
+        if t < ts[0]:
+            return max(TOP + 6, ys[0] - min(24.0, (float(ts[0]) - t) * 60.0))
+        if t > ts[-1]:
+            return ys[-1] + min(26.0, (t - float(ts[-1])) * 60.0)
+        return float(np.interp(t, ts, ys))
 
     def largest_gap(self, y0: float, y1: float) -> float:
-        """The middle of the largest stretch between arrows inside [y0, y1]."""
-        inside = [y for y in self.y if y0 <= y <= y1]
+        """The middle of the largest stretch between rows inside [y0, y1]."""
+        inside = [y for y in self.axis_y if y0 <= y <= y1]
         edges = [y0, *inside, y1]
         best, mid = -1.0, (y0 + y1) / 2
         for lo, hi in itertools.pairwise(edges):
@@ -65,7 +72,7 @@ class Layout:
         return mid
 
 
-def _note_lines(arrow: Arrow) -> int:
+def _note_lines(arrow: Arrow | XmppArrow) -> int:
     if not arrow.failures:
         return 0
     shown = min(len(arrow.failures), MAX_NOTES)
@@ -77,12 +84,17 @@ def layout(ladder: Ladder) -> Layout:
     times = np.maximum.accumulate(np.array([a.time for a in ladder.arrows], dtype=np.float64))
     ys: list[float] = []
     attempt_y: list[float] = [0.0] * len(ladder.attempts)
+    xmpp_y: list[float] = [0.0] * len(ladder.xmpp)
+    axis_t: list[float] = []
+    axis_y: list[float] = []
     gaps: list[tuple[float, float, float]] = []
     y = float(TOP + 30)
     prev_lines = 0
-    # the arrows and the failed connection attempts, one row each, in time order
+    # the arrows, the stanzas and the failed connection attempts, one row each, in time
+    # order (SIP arrows keep their frame order)
     rows = sorted([(float(times[i]), 0, i) for i in range(len(ladder.arrows))]
-                  + [(t, 1, k) for k, (t, _) in enumerate(ladder.attempts)])
+                  + [(t, 1, k) for k, (t, _) in enumerate(ladder.attempts)]
+                  + [(x.time, 2, k) for k, x in enumerate(ladder.xmpp)])
     prev_t: float | None = None
     for t, kind, i in rows:
         if prev_t is not None:
@@ -93,14 +105,20 @@ def layout(ladder: Ladder) -> Layout:
                 step += GAP_EXTRA
             y += step
         prev_t = max(t, prev_t) if prev_t is not None else t
-        if kind:
+        if kind == 1:
             attempt_y[i] = y
             prev_lines = 0
+        elif kind == 2:
+            xmpp_y[i] = y
+            prev_lines = _note_lines(ladder.xmpp[i])
         else:
             ys.append(y)
             prev_lines = _note_lines(ladder.arrows[i])
+        if kind != 1:
+            axis_t.append(prev_t)
+            axis_y.append(y)
     bottom = y + max(40, 8 + prev_lines * FAIL_LINE)
-    any_notes = any(a.failures for a in ladder.arrows)
+    any_notes = any(a.failures for a in ladder.arrows) or any(x.failures for x in ladder.xmpp)
     last_x = LEFT + len(ladder.hosts) * COL_W
     notes_x = last_x + 10
     width = last_x + (NOTE_W if any_notes else 20)
@@ -110,19 +128,8 @@ def layout(ladder: Ladder) -> Layout:
         extra += 16 * min(len(ladder.call_ids), 8) + 10
     if ladder.other_failures:
         extra += 18 + FAIL_LINE * 2 * min(len(ladder.other_failures), 12) + 10
+    if ladder.xmpp_notes:
+        extra += 18 + 14 * min(len(ladder.xmpp_notes), 6) + 10
     height = legend_y + extra + 20
-    return Layout(x, ys, gaps, width, height, notes_x, times, legend_y, attempt_y)
-
-
-def esc(text: object) -> str:
-    """Text for an XML attribute or element: escaped, without characters XML forbids."""
-    return html.escape(XML_BAD.sub("\N{REPLACEMENT CHARACTER}", str(text)), quote=True)
-
-
-def short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
-
-
-def fmt_s(t: float) -> str:
-    return f"{t:.3f}"
+    return Layout(x, ys, gaps, width, height, notes_x, times, legend_y, attempt_y, xmpp_y,
+                  np.array(axis_t, dtype=np.float64), axis_y)

@@ -1,5 +1,6 @@
-"""What a ladder is: the hosts (columns), one arrow per captured SIP message, RTP bands,
-hold windows and the failed checks of a verdict; :func:`build_ladder` makes one.
+"""What a ladder is: the hosts (columns), one arrow per captured SIP message and per XMPP
+stanza, RTP bands, hold windows and the failed checks of a verdict; :func:`build_ladder`
+makes one.
 
 An arrow holds the capture's own record (:class:`~harness.capture.sip.CapturedSip`) and
 adds only what drawing needs: its place, its time from the ladder's origin, the SDP
@@ -9,9 +10,9 @@ directions and the failed checks on its frame. Everything here is a pure functio
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,14 +22,17 @@ from harness.capture.sdpmap import sdp_directions
 from harness.capture.sip import CapturedSip
 from harness.media.hold import HoldWindow, hold_windows
 from harness.media.streams import RtpStream
+from harness.report.ladder.text import XML_BAD
+from harness.report.ladder.xmpp import XmppArrow, client_names, xmpp_arrows
 from harness.roles import ROLE_ORDER, Roles
 from harness.sip import Request, SipParseError
+
+if TYPE_CHECKING:
+    from harness.capture.xmpp import XmppStanza
 
 # RTP packets further apart than this split a stream's band (a hold, a one-way stretch).
 RTP_GAP_S = 0.25
 
-# Characters XML 1.0 does not allow (SVG and the HTML page are XML-safe).
-XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class LadderError(Exception):
@@ -127,13 +131,16 @@ class Ladder:
     call_ids: list[str] = field(default_factory=list)  # colour order
     # connections toward SIP ports that failed (refused, unanswered, ICMP), times from origin
     attempts: list[tuple[float, FailedAttempt]] = field(default_factory=list)
+    xmpp: list[XmppArrow] = field(default_factory=list)  # XMPP stanzas seen in clear
+    xmpp_notes: list[str] = field(default_factory=list)  # what of the XMPP was not readable
 
     def name(self, address: str) -> str:
         return self.names.get(address, address)
 
     @property
     def failed_frames(self) -> set[int]:
-        return {a.frame for a in self.arrows if a.failures}
+        return {a.frame for a in self.arrows if a.failures} | {
+            x.frame for x in self.xmpp if x.failures}
 
 
 def roles_dict(roles: Roles | Mapping[str, str] | None) -> dict[str, str]:
@@ -187,12 +194,14 @@ def _band_of(stream: RtpStream, origin: float, names: Mapping[str, str]) -> Band
 
 def _host_order(
     arrows: Sequence[Arrow], bands: Sequence[Band], names: Mapping[str, str],
-    attempts: Sequence[FailedAttempt] = (),
+    attempts: Sequence[FailedAttempt] = (), xmpp: Sequence[XmppArrow] = (),
 ) -> list[str]:
     """Known roles in ROLE_ORDER, then the other hosts in order of first appearance."""
     seen: dict[str, int] = {}
-    for a in arrows:
-        for host in (a.sip.src, a.sip.dst):
+    ends = [(a.time, a.sip.src, a.sip.dst) for a in arrows] + [(x.time, x.src, x.dst)
+                                                                for x in xmpp]
+    for _t, src, dst in sorted(ends, key=lambda e: e[0]):
+        for host in (src, dst):
             seen.setdefault(host, len(seen))
     for at in attempts:
         for host in (at.src, at.dst):
@@ -223,21 +232,28 @@ def build_ladder(
     title: str = "",
     source: str = "",
     attempts: Sequence[FailedAttempt] = (),
+    stanzas: Sequence[XmppStanza] = (),
+    xmpp_notes: Sequence[str] = (),
 ) -> Ladder:
-    """The ladder of captured SIP messages and RTP streams.
+    """The ladder of captured SIP messages, XMPP stanzas and RTP streams.
 
-    ``roles``: address -> role name; unknown hosts keep their address. ``origin``: epoch
-    seconds of time 0 (default: the first message or packet). ``verdict``: its failed
-    checks are drawn on the messages of their frames. Raises :class:`LadderError` when
-    there is no SIP message.
+    ``roles``: address -> role name; unknown hosts keep their address, but for the client
+    host of an XMPP c2s connection, named the Google Talk user. ``origin``: epoch seconds
+    of time 0 (default: the first message, stanza or packet). ``verdict``: its failed
+    checks are drawn on the messages and stanzas of their frames. Raises
+    :class:`LadderError` when there is neither a SIP message nor an XMPP stanza.
     """
     items = sorted(messages, key=lambda m: m.frame)
-    if not items and not attempts:
-        raise LadderError("no SIP messages in the capture: nothing to draw a ladder of")
+    if not items and not attempts and not stanzas:
+        raise LadderError("no SIP messages or XMPP stanzas in the capture: nothing to draw "
+                          "a ladder of")
     names = roles_dict(roles)
+    names.update(client_names(stanzas, names))
     stream_list = list(streams)
     if origin is None:
-        firsts = [items[0].time] if items else [attempts[0].time]
+        firsts = [items[0].time] if items else []
+        firsts += [attempts[0].time] if attempts else []
+        firsts += [min(st.time for st in stanzas)] if stanzas else []
         firsts += [float(np.min(s.time)) for s in stream_list if len(s.time)]
         origin = min(firsts)
     failures = [r for r in verdict.results if r.checked and not r.ok] if verdict else []
@@ -251,12 +267,13 @@ def build_ladder(
         directions, hold_address = sdp_directions(item)
         arrows.append(Arrow(i, item, item.time - origin, directions, hold_address,
                             tuple(by_frame.get(item.frame, ()))))
-    placed = {a.frame for a in arrows}
+    xmpp = xmpp_arrows(stanzas, origin, by_frame)
+    placed = {a.frame for a in arrows} | {x.frame for x in xmpp if x.failures}
     others = [f for f in failures if f.frame is None or f.frame not in placed]
     bands = [b for b in (_band_of(s, origin, names) for s in stream_list) if b is not None]
-    hosts = _host_order(arrows, bands, names, attempts)
+    hosts = _host_order(arrows, bands, names, attempts, xmpp)
     return Ladder(
-        title=title or "SIP ladder",
+        title=title or ("SIP ladder" if items or not xmpp else "XMPP ladder"),
         hosts=hosts,
         names={h: names.get(h, h) for h in hosts},
         arrows=arrows,
@@ -269,4 +286,6 @@ def build_ladder(
         source=source,
         call_ids=list(dict.fromkeys(a.call_id for a in arrows if a.call_id)),
         attempts=[(at.time - origin, at) for at in attempts],
+        xmpp=xmpp,
+        xmpp_notes=list(xmpp_notes),
     )

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from typing import TypedDict
 
-from harness.report.ladder.layout import esc, fmt_s
 from harness.report.ladder.model import Arrow, Ladder
 from harness.report.ladder.svg import render_svg, static_text
+from harness.report.ladder.text import XML_BAD, esc, fmt_s
+from harness.report.ladder.xmpp import XmppArrow
 
 
 class FailureData(TypedDict):
@@ -41,6 +42,7 @@ class LadderData(TypedDict):
     title: str
     source: str
     messages: list[MessageData]
+    stanzas: list[MessageData]  # the XMPP arrows, by their index (transport "XMPP")
     first_failure: int | None  # the index of the first message with a failed check
 
 
@@ -66,11 +68,34 @@ def _message_data(ladder: Ladder, a: Arrow) -> MessageData:
     }
 
 
+def _stanza_data(ladder: Ladder, x: XmppArrow) -> MessageData:
+    return {
+        "index": x.index,
+        "frame": x.frame,
+        "time": fmt_s(x.time),
+        "label": x.label,
+        "transport": "XMPP",
+        "from": f"{ladder.name(x.src)} {x.stanza.src}",
+        "to": f"{ladder.name(x.dst)} {x.stanza.dst}",
+        "call_id": None,
+        "sdp": x.detail or None,
+        "error": None,
+        "text": XML_BAD.sub("\N{REPLACEMENT CHARACTER}",
+                            x.stanza.raw.decode("utf-8", "replace").replace("><", ">\n<")),
+        "failures": [
+            {"step": f.step, "leg": f.leg, "subject": f.subject, "expected": f.expected,
+             "actual": f.actual}
+            for f in x.failures
+        ],
+    }
+
+
 def ladder_data(ladder: Ladder) -> LadderData:
     """What the HTML view shows on hover and click, as JSON-ready data."""
     first = next((a.index for a in ladder.arrows if a.failures), None)
     return {"title": ladder.title, "source": ladder.source,
             "messages": [_message_data(ladder, a) for a in ladder.arrows],
+            "stanzas": [_stanza_data(ladder, x) for x in ladder.xmpp],
             "first_failure": first}
 
 

@@ -14,12 +14,11 @@ from harness.report.ladder.layout import (
     MAX_NOTES,
     TOP,
     Layout,
-    esc,
-    fmt_s,
     layout,
-    short,
 )
 from harness.report.ladder.model import Arrow, Band, Ladder
+from harness.report.ladder.text import esc, fmt_s, short
+from harness.report.ladder.xmpp import XmppArrow, xmpp_arrow_svg, xmpp_colour
 
 CALL_COLOURS = ("#1f4e79", "#5e35b1", "#00796b", "#6d4c41", "#455a64", "#ad1457", "#33691e")
 FAIL = "#c62828"
@@ -93,6 +92,7 @@ def render_svg(ladder: Ladder, *, standalone: bool = True) -> str:
     """The ladder as SVG text (standalone: with the XML declaration; no external assets)."""
     lay = layout(ladder)
     colours = [_colour(ladder, a) for a in ladder.arrows]
+    xmpp_colours = [xmpp_colour(x, FAIL) for x in ladder.xmpp]
     out: list[str] = []
     if standalone:
         out.append('<?xml version="1.0" encoding="UTF-8"?>')
@@ -103,7 +103,7 @@ def render_svg(ladder: Ladder, *, standalone: bool = True) -> str:
     )
     out.append(f"<title>{esc(ladder.title)}</title>")
     out.append(f"<style>\n{static_text('svg.css')}</style>")
-    out += _defs(colours)
+    out += _defs([*colours, *xmpp_colours])
     out.append(f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>')
     out += _heading(ladder)
     out += _hosts(ladder, lay)
@@ -117,6 +117,13 @@ def render_svg(ladder: Ladder, *, standalone: bool = True) -> str:
         out += _arrow_svg(ladder, lay, arrow, y, colour)
     for (t, attempt), y in zip(ladder.attempts, lay.attempt_y, strict=True):
         out += _attempt_svg(lay, t, attempt, y)
+    for x, y, colour in zip(ladder.xmpp, lay.xmpp_y, xmpp_colours, strict=True):
+        if x.src not in lay.x or x.dst not in lay.x:
+            continue
+        body = xmpp_arrow_svg(ladder.names, lay.x, x, y, LEFT, colour)
+        if x.failures:
+            body[-1:-1] = _notes(lay, x, max(lay.x[x.src], lay.x[x.dst]), y)
+        out += body
     out += _legend(ladder, lay)
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -125,7 +132,9 @@ def render_svg(ladder: Ladder, *, standalone: bool = True) -> str:
 def _heading(ladder: Ladder) -> list[str]:
     out = [f'<text class="title" x="14" y="24">{esc(ladder.title)}</text>']
     calls = len(ladder.call_ids)
-    sub = (f"{len(ladder.arrows)} SIP messages, {calls} Call-ID{'s' if calls != 1 else ''}, "
+    stanzas = f"{len(ladder.xmpp)} XMPP stanzas, " if ladder.xmpp or ladder.xmpp_notes else ""
+    sub = (f"{len(ladder.arrows)} SIP messages, {stanzas}"
+           f"{calls} Call-ID{'s' if calls != 1 else ''}, "
            f"{len(ladder.bands)} RTP stream{'s' if len(ladder.bands) != 1 else ''}; "
            f"times in seconds from the capture's first packet")
     out.append(f'<text class="subtitle" x="14" y="42">{esc(sub)}</text>')
@@ -238,10 +247,19 @@ def _legend(ladder: Ladder, lay: Layout) -> list[str]:
             out.append(f'<text class="legend" x="38" y="{ly + 16 * k:.1f}">Call-ID '
                        f'{esc(short(cid, 70))}: {count} messages</text>')
         ly += 16 * min(len(ladder.call_ids), 8) + 10
+    if ladder.xmpp_notes:
+        fit = max(60, int((lay.width - 40) / 6.3))  # characters of 11 px text in the width
+        out.append(f'<text class="note" x="14" y="{ly:.1f}"><tspan class="head">XMPP not '
+                   f"drawn (dashed arrows are the stanzas seen in clear):</tspan></text>")
+        for k, note in enumerate(ladder.xmpp_notes[:6]):
+            out.append(f'<text class="note xmpp-note" x="28" y="{ly + 14 * (k + 1):.1f}">'
+                       f'<tspan class="body">{esc(short(note, fit))}</tspan></text>')
+        ly += 18 + 14 * min(len(ladder.xmpp_notes), 6) + 10
     if not ladder.other_failures:
         return out
     out.append(f'<text class="note" x="14" y="{ly:.1f}"><tspan class="head">Failed checks '
-               f'not on a SIP message of this ladder:</tspan></text>')
+               f"not on a SIP message{' or XMPP stanza' if ladder.xmpp else ''} of this "
+               f"ladder:</tspan></text>")
     yy = ly + 16
     for f in ladder.other_failures[:12]:
         where = f" (frame {f.frame})" if f.frame is not None else ""
@@ -332,7 +350,7 @@ def _attempt_svg(lay: Layout, t: float, at: FailedAttempt, y: float) -> list[str
     ]
 
 
-def _notes(lay: Layout, a: Arrow, x: float, y: float) -> list[str]:
+def _notes(lay: Layout, a: Arrow | XmppArrow, x: float, y: float) -> list[str]:
     """The failed checks of a message, right of the columns, linked to its arrow."""
     nx = lay.notes_x
     out = [f'<line class="note-link" x1="{x + 4:.1f}" y1="{y:.1f}" '

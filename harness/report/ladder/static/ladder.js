@@ -7,8 +7,8 @@
       return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c];
     });
   }
-  function show(i) {
-    var m = data.messages[i];
+  function show(i, list) {
+    var m = (list || data.messages)[i];
     if (!m) { return; }
     var html = '<h2>' + esc(m.label) + '</h2>' +
       '<div class="meta">frame ' + m.frame + ' &middot; t = ' + m.time + ' s &middot; ' +
@@ -43,6 +43,12 @@
     var i = Number(g.getAttribute('data-index'));
     g.addEventListener('mouseenter', function () { if (pinned === null) { show(i); } });
     g.addEventListener('click', function () { select(pinned === i ? null : i); if (pinned === null) { show(i); } });
+  });
+  // XMPP stanzas: details on hover and click, outside the SIP messages' keyboard order
+  document.querySelectorAll('svg .stanza').forEach(function (g) {
+    var i = Number(g.getAttribute('id').replace('xmpp-', ''));
+    g.addEventListener('mouseenter', function () { if (pinned === null) { show(i, data.stanzas); } });
+    g.addEventListener('click', function () { select(null); show(i, data.stanzas); });
   });
   document.addEventListener('keydown', function (e) {
     var n = data.messages.length;
