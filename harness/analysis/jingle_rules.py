@@ -2,11 +2,10 @@
 management, XEP-0167 RTP descriptions and XEP-0176 ICE-UDP transports. Sans I/O.
 
 The stanzas come from wherever they were seen (``StanzaLike``: time, src, dst and the
-top-level element). Today that is the Google Talk user's own record of what it sent and
-received (``harness.flows.gtalk_session.bot_stanzas``); a capture's XMPP stream
-(``harness.capture.xmpp.xmpp_stanzas``) has the same shape. Who sent a stanza is its
-``from`` attribute, else its ``src``. The reader is this module's own, not the bot's, so
-the checks do not trust the code they judge.
+top-level element): the flows read the Google Talk user's c2s stream from the capture
+(``harness.flows.gtalk_session.user_stanzas`` over ``harness.capture.xmpp``), never the
+bot's own record, so the checks do not trust the code they judge. Who sent a stanza is
+its ``from`` attribute, else its ``src``.
 """
 
 from __future__ import annotations

@@ -28,10 +28,8 @@ from harness.flows.gtalk_session import (
     GTALK_USER,
     SARA_JID,
     GtalkRun,
-    bot_stanzas,
     jingle_checks,
     media_address,
-    now,
 )
 from harness.flows.run import CallPcap, Simulators, last_call, prepare, verdict_of
 from harness.gtalk import GtalkError
@@ -104,15 +102,14 @@ def calls_sara(topology: Topology, pcap: CallPcap, user: GtalkUser, mode: Mode,
                  + {"answer": "answers", "decline": "declines", "offline": "offline",
                     "ring": "rings, caller gives up"}[mode], pcap, None, None, sims.roles,
                  {"mode": mode, "caller": caller, "talk_ms": talk_ms}, mode=mode,
-                 caller=caller, media_host=user.media_address)
+                 caller=caller, media_host=user.media_address,
+                 user_jid=f"{user.jid}/{user.resource}")
     if mode == "offline":
         user.appear_offline()
-    since = now()
     try:
         _views_before(topology, run)
         prepare(sims.mediation, hold_after_ms=None, hangup_after_ms=talk_ms,
                 hangup_by="mediation")
-        since = now()
         results: list[SippResult] = []
         phone = None
         if caller == "lync":
@@ -138,7 +135,6 @@ def calls_sara(topology: Topology, pcap: CallPcap, user: GtalkUser, mode: Mode,
         if mode == "offline":
             user.appear_online()
     pcap.stop()
-    run.stanzas = bot_stanzas(user, since)
     return run
 
 

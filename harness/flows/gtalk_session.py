@@ -1,15 +1,13 @@
 """What the Google Talk call flows share: the host address the gateway reaches for media,
-the Jingle stanzas of a run (from the Google Talk user's own record of what it sent and
-received: the source ``harness.analysis.jingle_rules`` reads through ``StanzaLike``; a
-capture's XMPP stream can take its place), and the Jingle and media checks of one call.
+the Jingle stanzas of a run (the Google Talk user's c2s stream in the capture), and the
+Jingle and media checks of one call.
 """
 
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.analysis.cursor import status_of
@@ -25,6 +23,7 @@ from harness.analysis.legs import lync_trunk, to_events
 from harness.analysis.rtp_rules import LegTimes, check_leg_media
 from harness.analysis.verdict import Verdict
 from harness.capture.capture import Capture
+from harness.capture.xmpp import xmpp_stanzas
 from harness.flows.run import CallRun
 from harness.media.find import rtp_streams
 from harness.roles import ASTERISK, MEDIATION
@@ -58,33 +57,31 @@ def media_address(topology: Topology) -> str:
     return f"{topology.config.net_prefix}.1"
 
 
-def bot_stanzas(user: GtalkUser, since: float) -> list[StanzaLike]:
-    """The user's stanzas from ``since`` on, in and out, as top-level elements: outgoing
-    ones have no ``from`` (the server stamps it), so their ``src`` is the user's JID."""
-    me = f"{user.jid}/{user.resource}"
+def user_stanzas(capture: Capture, host: str, jid: str) -> list[StanzaLike]:
+    """The Google Talk user's stanzas as the XMPP server's capture point saw them on the
+    user's c2s connection (the one whose client end is ``host``): clear on every gateway,
+    where the gateway's own connection is TLS on some. What the user sent carries no
+    ``from`` (the server stamps it on delivery), so its sender is the user's full ``jid``;
+    what was delivered to it carries both."""
     out: list[StanzaLike] = []
-    for rec in user.transcript():
-        if rec.at < since:
-            continue
-        try:
-            el = ET.fromstring(rec.xml)
-        except ET.ParseError:
-            continue  # stream headers and the like: not stanzas
-        src = el.get("from") or (me if rec.direction == "out" else "")
-        dst = el.get("to") or (me if rec.direction == "in" else "")
-        out.append(Stanza(rec.at, src, dst, el))
+    for st in xmpp_stanzas(capture):
+        if st.src_host == host:
+            out.append(Stanza(st.time, jid, st.element.get("to") or "", st.element))
+        elif st.dst_host == host:
+            out.append(Stanza(st.time, st.element.get("from") or "", jid, st.element))
     return out
 
 
 @dataclass
 class GtalkRun(CallRun):
-    """A run with a Jingle call: the user's record of it and the stanzas around it."""
+    """A run with a Jingle call: the user's record of it, and who the user was on the wire
+    (its full JID; its address, for both its XMPP connection and its one ICE candidate)."""
 
     jingle: JingleCall | None = None
-    stanzas: list[StanzaLike] = field(default_factory=list)
+    user_jid: str = ""
     # when Asterisk owes the Google Talk user RTP (a far leg answered), if it does
     owes_user_from: float | None = None
-    media_host: str = ""  # the user's one ICE candidate address
+    media_host: str = ""
 
     def address_of(self, role: str) -> str:
         return next((a for a, r in self.roles.by_address.items() if r == role), "")
@@ -98,8 +95,13 @@ class GtalkRun(CallRun):
 def jingle_checks(v: Verdict, run: GtalkRun, capture: Capture, *, initiator: str,
                   outcome: str, terminated_by: str | None, reason: str | None,
                   addresses: Mapping[str, str], asterisk_owes: bool = True) -> JingleSession:
-    """The Jingle exchange, then (for an answered session) ICE and RTP on its media."""
-    session = check_jingle(v, jingle_actions(run.stanzas), JID_ROLES, initiator=initiator,
+    """The Jingle exchange as captured, then (for an answered session) ICE and RTP on its
+    media."""
+    stanzas = user_stanzas(capture, run.media_host, run.user_jid)
+    if not stanzas:
+        v.note(f"no XMPP stanza of the Google Talk user's connection (from {run.media_host}) "
+               "in the capture: was the XMPP server's capture point running?")
+    session = check_jingle(v, jingle_actions(stanzas), JID_ROLES, initiator=initiator,
                            outcome=outcome, terminated_by=terminated_by, reason=reason,
                            addresses=addresses)
     if outcome == "answered" and session.accepted is not None:

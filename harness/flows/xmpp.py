@@ -19,10 +19,8 @@ from harness.flows.gtalk_session import (
     ASTERISK_JID,
     GTALK_USER,
     GtalkRun,
-    bot_stanzas,
     jingle_checks,
     media_address,
-    now,
     settle,
     trunk_media,
 )
@@ -84,17 +82,17 @@ def ivr_call(topology: Topology, pcap: CallPcap, user: GtalkUser, option: str | 
     user.drain(ASTERISK_JID)
     run = IvrRun(f"Google Talk IVR, option {option or '(no answer)'}", pcap, None, None,
                  sims.roles, {"option": option}, option=option,
-                 media_host=user.media_address)
-    since = now()
+                 media_host=user.media_address,
+                 user_jid=f"{user.jid}/{user.resource}")
     try:
         run.jingle = user.call(ASTERISK_JID, timeout=5)
     except GtalkError as exc:
         run.problems.append(f"the Jingle call to {ASTERISK_JID} failed: {exc}")
-        return _finish(run, user, since)
+        return _finish(run, user)
     if not user.wait_answered(run.jingle, 5):
         run.problems.append("Asterisk did not accept the Jingle session within 5 s "
                             f"({run.jingle.reason or run.jingle.error or 'no session-accept'})")
-        return _finish(run, user, since)
+        return _finish(run, user)
     if not user.wait_media(run.jingle, 5):
         stats = run.jingle.media.stats if run.jingle.media else None
         run.problems.append("ICE did not complete within 5 s"
@@ -114,7 +112,7 @@ def ivr_call(topology: Topology, pcap: CallPcap, user: GtalkUser, option: str | 
         run.mediation_call = calls[-1] if calls else None
     if not settle(user, run.jingle, 10):
         run.problems.append("Asterisk did not end the Jingle session within 10 s of the call")
-    return _finish(run, user, since)
+    return _finish(run, user)
 
 
 def _converse(user: GtalkUser, run: IvrRun, option: str | None, name: str, number: str,
@@ -142,12 +140,11 @@ def _converse(user: GtalkUser, run: IvrRun, option: str | None, name: str, numbe
             run.problems.append(f"the company info did not arrive: {exc}")
 
 
-def _finish(run: IvrRun, user: GtalkUser, since: float) -> IvrRun:
+def _finish(run: IvrRun, user: GtalkUser) -> IvrRun:
     run.pcap.stop()
     if run.jingle is not None and not run.jingle.ended.is_set():
         user.hangup(run.jingle)  # a failed run leaves no session behind
     run.transcript += [(ASTERISK, m) for m in user.drain(ASTERISK_JID)]
-    run.stanzas = bot_stanzas(user, since)
     return run
 
 

@@ -1,11 +1,12 @@
-"""The Jingle, ICE and RTP checks of a Google Talk call on a real recording (Lync dials
+"""The Jingle, ICE and RTP checks of a Google Talk call on a real capture (Lync dials
 9501, Sara answers, Asterisk 16): they pass on it, and each fails on the fault it is
-there to catch (faults injected into the recorded stanzas and STUN messages)."""
+there to catch (faults injected into the captured stanzas and STUN messages). The stanzas
+are read from the capture as the flows read them: the Google Talk user's c2s stream, in
+clear in the XMPP server's namespace while Asterisk 16's own stream is TLS."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -14,12 +15,13 @@ from harness.analysis.ice_rules import IceParty, check_ice, parse_stun, stun_mes
 from harness.analysis.jingle_media import check_jingle_media
 from harness.analysis.jingle_rules import (
     RTP,
-    Stanza,
+    StanzaLike,
     check_jingle,
     jingle_actions,
 )
 from harness.analysis.verdict import Verdict
 from harness.capture import open_capture
+from harness.flows.gtalk_session import user_stanzas
 from harness.gateway.adapter import parse_xmpp_buddies, parse_xmpp_connections
 from tests.support.paths import ROOT
 
@@ -27,14 +29,14 @@ DATA = ROOT / "tests/unit/data/gtalk"
 PCAP = DATA / "9501_answer_asterisk16-chansip.pcap"
 ROLES = {"asterisk@gmail.test": "Asterisk", "sara@gmail.test": "Google Talk user"}
 ADDRESSES = {"Asterisk": "192.168.121.10", "Google Talk user": "192.168.121.1"}
+SARA = "sara@gmail.test/harness"
 
 
-def stanzas() -> list[Stanza]:
-    return [Stanza(s["time"], s["src"], s["dst"], ET.fromstring(s["xml"]))
-            for s in json.loads((DATA / "9501_answer_asterisk16-chansip.json").read_text())]
+def stanzas() -> list[StanzaLike]:
+    return user_stanzas(open_capture(PCAP), ADDRESSES["Google Talk user"], SARA)
 
 
-def judge(items: list[Stanza], reason: str = "gone") -> tuple[Verdict, object]:
+def judge(items: list[StanzaLike], reason: str = "gone") -> tuple[Verdict, object]:
     v = Verdict("9501", PCAP)
     session = check_jingle(v, jingle_actions(items), ROLES, initiator="Asterisk",
                            outcome="answered", terminated_by="Asterisk", reason=reason,
@@ -46,10 +48,26 @@ def failed(v: Verdict) -> set[str]:
     return {r.subject for r in v.failures}
 
 
-def test_recorded_exchange_passes_every_jingle_check():
+def test_captured_exchange_passes_every_jingle_check():
     v, session = judge(stanzas())
     assert v.ok, v.report()
     assert len(v.results) > 15
+
+
+def test_the_users_stream_is_read_with_senders_and_receivers():
+    actions = jingle_actions(stanzas())
+    assert [(a.action, a.sender, a.receiver, a.ack) for a in actions] == [
+        ("session-initiate", "asterisk@gmail.test/asterisk-xmpp", SARA, "result"),
+        ("transport-info", "asterisk@gmail.test/asterisk-xmpp", SARA, "result"),
+        ("session-info", SARA, "asterisk@gmail.test/asterisk-xmpp", "result"),
+        ("session-accept", SARA, "asterisk@gmail.test/asterisk-xmpp", "result"),
+        ("session-terminate", "asterisk@gmail.test/asterisk-xmpp", SARA, "result"),
+    ]
+
+
+def test_no_stanza_of_the_user_in_a_capture_fails_the_session():
+    v, _ = judge(user_stanzas(open_capture(PCAP), "192.168.121.99", SARA))
+    assert "session-initiate" in failed(v), v.report()
 
 
 def test_chan_motif_reason_fails_where_xep_0166_says_success():
@@ -83,7 +101,7 @@ def test_no_session_accept_fails():
     assert "session-accept" in failed(v)
 
 
-def test_ice_and_rtp_pass_on_the_recording():
+def test_ice_and_rtp_pass_on_the_capture():
     v, session = judge(stanzas())
     counts = check_jingle_media(v, open_capture(PCAP), session)  # type: ignore[arg-type]
     assert v.ok, v.report()

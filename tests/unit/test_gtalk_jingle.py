@@ -3,11 +3,12 @@ and read back from what chan_motif really sent (a recorded 9501 call on Asterisk
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness.capture import open_capture
+from harness.capture.xmpp import xmpp_stanzas
 from harness.gtalk.jingle import (
     AUDIO,
     ICE_UDP_NS,
@@ -26,11 +27,13 @@ from harness.gtalk.jingle import (
 )
 from tests.support.paths import ROOT
 
-RECORDED = ROOT / "tests/unit/data/gtalk/9501_answer_asterisk16-chansip.json"
+CAPTURED = ROOT / "tests/unit/data/gtalk/9501_answer_asterisk16-chansip.pcap"
 
 
 def recorded() -> list[ET.Element]:
-    return [ET.fromstring(s["xml"]) for s in json.loads(RECORDED.read_text())]
+    """The stanzas of Sara's c2s stream in a real capture (Lync dials 9501, she answers)."""
+    return [s.element for s in xmpp_stanzas(open_capture(CAPTURED))
+            if s.dst_host == "192.168.121.1" or s.src_host == "192.168.121.1"]
 
 
 def test_session_initiate_round_trip():
