@@ -41,12 +41,15 @@ class Engine:
 
         pattern = re.compile(re.escape(project) + r"-gw\d+")
         names = {c.labels.get("com.docker.compose.project", "")
-                 for c in self.client.containers.list(all=True)}
+                 for c in self.client.containers.list(all=True, ignore_removed=True)}
         return sorted(n for n in names if pattern.fullmatch(n))
 
     def containers(self, project: str) -> dict[str, Any]:
+        # ignore_removed: another topology's `down` may remove a container between the
+        # engine's list and the SDK's inspection of it
         found = self.client.containers.list(
-            all=True, filters={"label": f"com.docker.compose.project={project}"}
+            all=True, filters={"label": f"com.docker.compose.project={project}"},
+            ignore_removed=True,
         )
         return {c.labels.get("com.docker.compose.service", c.name): c for c in found}
 

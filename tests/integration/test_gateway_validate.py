@@ -119,7 +119,8 @@ def leftovers(folder: Path) -> list[str]:
     """Validation containers still holding `folder` (each test has its own folder)."""
     client = docker.from_env()
     return [
-        c.name for c in client.containers.list(all=True, filters={"name": "val-"})
+        c.name for c in client.containers.list(all=True, filters={"name": "val-"},
+                                               ignore_removed=True)
         if any(m.get("Source") == str(folder) for m in c.attrs.get("Mounts", []))
     ]
 

@@ -49,10 +49,18 @@ def _subnets_in(pcap: Path) -> set[ipaddress.IPv4Network]:
     return seen
 
 
+def _why(out: str) -> str:
+    """What the inner run said went wrong: its failure and error lines (a topology that did
+    not come up says so there, before the log tail it quotes), then its last lines."""
+    marks = ("FAILED", "ERROR", "Failed:", "did not come up", "exited (code")
+    said = [line for line in out.splitlines() if any(mark in line for mark in marks)]
+    return "\n".join(said[:40]) + "\n...\n" + out[-1500:]
+
+
 def _project_containers() -> list[str]:
     client = docker.from_env()
     try:
-        return [c.name for c in client.containers.list(all=True)
+        return [c.name for c in client.containers.list(all=True, ignore_removed=True)
                 if c.labels.get("com.docker.compose.project", "").startswith(PROJECT)]
     finally:
         client.close()
@@ -68,7 +76,7 @@ def test_two_workers_run_isolated_topologies_and_report_as_one(tmp_path: Path) -
          f"--alluredir={reports}/allure-results", *TESTS],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     out = run.stdout + run.stderr
-    assert run.returncode == 0, out[-4000:]
+    assert run.returncode == 0, _why(out)
 
     # one junit.xml from the controller with every test, none failed
     suite = ET.parse(reports / "junit.xml").getroot().find("testsuite")
