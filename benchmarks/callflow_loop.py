@@ -15,29 +15,13 @@ import json
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
+from harness.report.outcomes import outcomes
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST = ROOT / ".venv" / "bin" / "pytest"
-
-
-def outcomes(junit: Path) -> dict[str, str]:
-    """Test id -> passed | failed | xfailed | skipped, from one JUnit file."""
-    found: dict[str, str] = {}
-    if not junit.exists():
-        return found
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        name = f"{case.get('classname')}::{case.get('name')}"
-        skipped = case.find("skipped")
-        if case.find("failure") is not None or case.find("error") is not None:
-            found[name] = "failed"
-        elif skipped is not None:
-            found[name] = "xfailed" if skipped.get("type") == "pytest.xfail" else "skipped"
-        else:
-            found[name] = "passed"
-    return found
 
 
 def loop(softphone: str, gateway: str, runs: int) -> dict[str, object]:
@@ -55,13 +39,15 @@ def loop(softphone: str, gateway: str, runs: int) -> dict[str, object]:
              "--junitxml", str(run_dir / "junit.xml"), "-o", "addopts=", *keep],
             cwd=ROOT, timeout=900, check=False, stdout=subprocess.DEVNULL)
         seconds.append(time.monotonic() - started)
-        for test, result in outcomes(run_dir / "junit.xml").items():
+        results = outcomes(run_dir / "junit.xml")
+        for test, result in results.items():
             rates[test].append(result)
-        failed = [t for t, r in outcomes(run_dir / "junit.xml").items() if r == "failed"]
+        failed = [t for t, r in results.items() if r in ("failed", "error")]
         print(f"{softphone} run {n}/{runs}: {seconds[-1]:.0f} s, failed: {failed or 'none'}",
               flush=True)
     table = {test: {"runs": len(r), "passed": r.count("passed") + r.count("xfailed"),
-                    "failed": r.count("failed")} for test, r in sorted(rates.items())}
+                    "failed": r.count("failed") + r.count("error")}
+             for test, r in sorted(rates.items())}
     return {"softphone": softphone, "gateway": gateway, "runs": runs,
             "median_run_s": sorted(seconds)[len(seconds) // 2], "tests": table}
 

@@ -20,9 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from harness.report.outcomes import outcomes
 
 ROOT = Path(__file__).resolve().parent.parent
 ISOLATION = {
@@ -37,24 +38,6 @@ ISOLATION = {
     "HARNESS_AMI_PORT": "31838",
     "HARNESS_PHONE_PORT": "31840",
 }
-
-
-def outcomes(junit: Path) -> dict[str, str]:
-    """Test id -> passed, failed, error, skipped or xfailed, from a junit.xml."""
-    found: dict[str, str] = {}
-    if not junit.exists():
-        return found
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        name = f"{case.get('classname')}::{case.get('name')}"
-        if case.find("failure") is not None:
-            found[name] = "failed"
-        elif case.find("error") is not None:
-            found[name] = "error"
-        elif (skipped := case.find("skipped")) is not None:
-            found[name] = "xfailed" if skipped.get("type") == "pytest.xfail" else "skipped"
-        else:
-            found[name] = "passed"
-    return found
 
 
 def run_suite(mode: str, marker: str, reports: Path) -> tuple[float, int, dict[str, str]]:

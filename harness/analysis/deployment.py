@@ -31,7 +31,8 @@ from harness.analysis.recognise import ROLE_KEYS, Recognition, recognise, xmpp_s
 from harness.analysis.verdict import Verdict
 from harness.analysis.xmpp_flow import AA, CONFNUM, CSRV, check_ivr
 from harness.capture import Capture, CapturedSip, CaptureError, open_capture
-from harness.media.find import rtp_streams, windowed
+from harness.media.find import rtp_streams
+from harness.media.views import windowed
 from harness.roles import ASTERISK, MEDIATION, SKYPE, SOFTPHONE, Roles
 from harness.sip.message import Request
 

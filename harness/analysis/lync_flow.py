@@ -11,6 +11,7 @@ softphone is concerned the checks follow the RFCs a real phone follows, not one 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.analysis.cursor import (
@@ -95,7 +96,7 @@ def check_lync_flow(captured: Sequence[CapturedSip], media: Capture, roles: Role
     return v
 
 
-def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Predicate,
+def call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Predicate,
                 invite_text: str,
                 lync_style: bool) -> tuple[CapturedSip | None, CapturedSip | None]:
     """Steps 1-6 on one leg; returns the INVITE and its 200."""
@@ -147,7 +148,7 @@ def _call_setup(v: Verdict, c: Cursor, caller: str, callee: str, invite_pred: Pr
     return invite, ok
 
 
-def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: bool,
+def hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: bool,
                      timeline: MediaTimeline) -> None:
     """Steps 8-12 on one leg. `holder` sends the hold/resume re-INVITEs and the BYE."""
     leg = c.leg.name
@@ -181,12 +182,18 @@ def _hold_resume_bye(v: Verdict, c: Cursor, holder: str, other: str, passed_on: 
         ack = c.expect("9", "resume ACK", lambda e: req("ACK", holder)(e) and e.cseq == resume.cseq,
                        f"ACK from {holder}")
         timeline.resumed_at(leg, (ack or ok or resume).time)
+    bye_steps(v, c, holder, other, timeline)
+
+
+def bye_steps(v: Verdict, c: Cursor, holder: str, other: str,
+              timeline: MediaTimeline) -> None:
+    """Steps 10-11 on one leg: `holder`'s BYE and `other`'s 200 to it."""
     bye = c.expect("10", "BYE", req("BYE", holder), f"BYE from {holder} (seed step 10)")
     if bye is not None:
         done = c.expect("11", "200 OK to BYE", lambda e: resp(200, "BYE",
                                                               other)(e) and e.cseq == bye.cseq,
                         f"200 OK from {other} (seed step 11)")
-        timeline.ended_at(leg, (done or bye).time)
+        timeline.ended_at(c.leg.name, (done or bye).time)
 
 
 def _after_answer(v: Verdict, lc: Cursor, pc: Cursor, ok: CapturedSip | None,
@@ -196,23 +203,42 @@ def _after_answer(v: Verdict, lc: Cursor, pc: Cursor, ok: CapturedSip | None,
         timeline.answered_at(LYNC_LEG, ok.time)
     if p_ok is not None:
         timeline.answered_at(PHONE_LEG, p_ok.time)
-    _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
-    _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+    hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
+    hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
 
 
-def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
-    # The softphone's leg: its INVITE (after the 401 challenge) and the answer relayed to it.
+@dataclass
+class OutboundSetup:
+    """Steps 1-6 of an outbound call on both legs: the cursors, each INVITE and its 200."""
+
+    lync: Cursor
+    phone: Cursor
+    invite: CapturedSip | None
+    ok: CapturedSip | None
+    phone_invite: CapturedSip | None
+    phone_ok: CapturedSip | None
+
+
+def outbound_setup(v: Verdict, lync: Leg, phone: Leg) -> OutboundSetup:
+    """The softphone's leg (its INVITE after the 401 challenge, the answer relayed to it),
+    then the trunk's (Asterisk's INVITE over TCP and the seed's 100/183/180/200/ACK)."""
     pc = leg_cursor(v, phone)
-    p_inv, p_ok = _call_setup(
+    p_inv, p_ok = call_setup(
         v, pc, SOFTPHONE, ASTERISK,
         has_credentials,
         f"INVITE {LYNC_NUMBER} with credentials from the softphone (seed step 1)", lync_style=False)
     if p_inv is not None:
         v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, ruri_user(p_inv), p_inv.frame)
     lc = leg_cursor(v, lync)
-    inv, ok = _call_setup(v, lc, ASTERISK, MEDIATION, lambda e: True,
+    inv, ok = call_setup(v, lc, ASTERISK, MEDIATION, lambda e: True,
                           f"INVITE {LYNC_NUMBER} from Asterisk over TCP (seed step 1)",
                           lync_style=True)
+    return OutboundSetup(lc, pc, inv, ok, p_inv, p_ok)
+
+
+def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) -> None:
+    setup = outbound_setup(v, lync, phone)
+    inv = setup.invite
     if inv is not None:
         v.equal("1", LYNC_LEG, "Request-URI user (+ added toward Lync)", LYNC_NUMBER,
                 ruri_user(inv), inv.frame)
@@ -220,18 +246,18 @@ def _outbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline) 
                 inv.frame)
         v.equal("1", LYNC_LEG, "From user (the softphone's number)", "1000",
                 user_of(inv.msg.headers.get("From")), inv.frame)
-    _after_answer(v, lc, pc, ok, p_ok, timeline)
+    _after_answer(v, setup.lync, setup.phone, setup.ok, setup.phone_ok, timeline)
 
 
 def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline,
                    gateway_state: Registration | None) -> None:
     lc = leg_cursor(v, lync)
-    inv, ok = _call_setup(v, lc, MEDIATION, ASTERISK, lambda e: True,
+    inv, ok = call_setup(v, lc, MEDIATION, ASTERISK, lambda e: True,
                           "INVITE +1000 from the Mediation Server", lync_style=False)
     if inv is not None:
         v.equal("1", LYNC_LEG, "Request-URI user", "+1000", ruri_user(inv), inv.frame)
     pc = leg_cursor(v, phone)
-    p_inv, p_ok = _call_setup(v, pc, ASTERISK, SOFTPHONE, lambda e: True,
+    p_inv, p_ok = call_setup(v, pc, ASTERISK, SOFTPHONE, lambda e: True,
                               f"INVITE {EXTENSION} relayed to the softphone", lync_style=False)
     if p_inv is not None:
         check_invite_target(v, phone, p_inv, SOFTPHONE, gateway_state)
@@ -240,4 +266,5 @@ def _inbound_steps(v: Verdict, lync: Leg, phone: Leg, timeline: MediaTimeline,
     _after_answer(v, lc, pc, ok, p_ok, timeline)
 
 
-__all__ = ["LYNC_LEG", "PHONE_LEG", "check_lync_flow", "sdp_events"]
+__all__ = ["LYNC_LEG", "PHONE_LEG", "OutboundSetup", "bye_steps", "call_setup",
+           "check_lync_flow", "hold_resume_bye", "outbound_setup", "sdp_events"]

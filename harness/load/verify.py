@@ -13,19 +13,17 @@ MOS (``emodel``). Sans-I/O: a capture (already read) in, records out.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from harness.analysis.cursor import Cursor, has_credentials, leg_cursor, req, resp, ruri_user
 from harness.analysis.legs import LYNC_LEG, Leg, build_leg
 from harness.analysis.lync_flow import (
-    LYNC_NUMBER,
     PHONE_LEG,
-    _call_setup,
-    _hold_resume_bye,
+    bye_steps,
+    hold_resume_bye,
+    outbound_setup,
 )
 from harness.analysis.rtp_rules import MediaTimeline, check_call_media
 from harness.analysis.sip_rules import check_leg_headers
@@ -36,6 +34,7 @@ from harness.load import emodel
 from harness.load.correlate import CorrelatedCall
 from harness.load.records import CallRecord, Direction, Failure
 from harness.media.streams import RtpStream
+from harness.media.views import with_streams
 from harness.roles import ASTERISK, MEDIATION, SOFTPHONE
 
 # rtp_rules' subjects: "RTP A -> B loss (0x...)", "RTP A -> B sequence", ...
@@ -50,10 +49,7 @@ def call_media(capture: Capture, streams: list[RtpStream]) -> Capture:
     softphone sends every call's RTP from one port, so a stream cannot be told from
     another's by the softphone's address and port alone; the gateway's port tells them
     apart, and ``correlate`` picked them by it.)"""
-    view = copy.copy(capture)
-    # media.find keeps a capture's streams under this key (see rtp_streams/windowed)
-    view.derived = {("rtp_streams", None): streams}
-    return view
+    return with_streams(capture, streams)
 
 
 def _no_2xx_after_ack(v: Verdict, leg: Leg, invite: CapturedSip | None,
@@ -76,16 +72,6 @@ def _no_2xx_after_ack(v: Verdict, leg: Leg, invite: CapturedSip | None,
             "the ACK: the ACK did not reach it", again[0].frame if again else None)
 
 
-def _bye(v: Verdict, c: Cursor, holder: str, other: str, timeline: MediaTimeline) -> None:
-    """Steps 10-11 on one leg without a hold (the BYE and its 200)."""
-    bye = c.expect("10", "BYE", req("BYE", holder), f"BYE from {holder} (seed step 10)")
-    if bye is not None:
-        done = c.expect("11", "200 OK to BYE",
-                        lambda e: resp(200, "BYE", other)(e) and e.cseq == bye.cseq,
-                        f"200 OK from {other} (seed step 11)")
-        timeline.ended_at(c.leg.name, (done or bye).time)
-
-
 def check_call(call: CorrelatedCall, capture: Capture, *, hold: bool, title: str) -> Verdict:
     """The verdict of one correlated call (a leg it lacks fails its first step)."""
     v = Verdict(title, None, family="Lync")
@@ -93,28 +79,19 @@ def check_call(call: CorrelatedCall, capture: Capture, *, hold: bool, title: str
     lync = build_leg(LYNC_LEG, "TCP", (ASTERISK, MEDIATION), events)
     phone = build_leg(PHONE_LEG, "UDP", (ASTERISK, SOFTPHONE), events)
     timeline = MediaTimeline()
-    pc = leg_cursor(v, phone)
-    p_inv, p_ok = _call_setup(v, pc, SOFTPHONE, ASTERISK, has_credentials,
-                              f"INVITE {LYNC_NUMBER} with credentials from the softphone "
-                              "(seed step 1)", lync_style=False)
-    if p_inv is not None:
-        v.equal("1", PHONE_LEG, "dialled number", LYNC_NUMBER, ruri_user(p_inv), p_inv.frame)
-    lc = leg_cursor(v, lync)
-    inv, ok = _call_setup(v, lc, ASTERISK, MEDIATION, lambda e: True,
-                          f"INVITE {LYNC_NUMBER} from Asterisk over TCP (seed step 1)",
-                          lync_style=True)
-    _no_2xx_after_ack(v, phone, p_inv, ASTERISK, SOFTPHONE)
-    _no_2xx_after_ack(v, lync, inv, MEDIATION, ASTERISK)
-    if ok is not None:
-        timeline.answered_at(LYNC_LEG, ok.time)
-    if p_ok is not None:
-        timeline.answered_at(PHONE_LEG, p_ok.time)
+    setup = outbound_setup(v, lync, phone)
+    _no_2xx_after_ack(v, phone, setup.phone_invite, ASTERISK, SOFTPHONE)
+    _no_2xx_after_ack(v, lync, setup.invite, MEDIATION, ASTERISK)
+    if setup.ok is not None:
+        timeline.answered_at(LYNC_LEG, setup.ok.time)
+    if setup.phone_ok is not None:
+        timeline.answered_at(PHONE_LEG, setup.phone_ok.time)
     if hold:
-        _hold_resume_bye(v, lc, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
-        _hold_resume_bye(v, pc, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
+        hold_resume_bye(v, setup.lync, MEDIATION, ASTERISK, passed_on=False, timeline=timeline)
+        hold_resume_bye(v, setup.phone, ASTERISK, SOFTPHONE, passed_on=True, timeline=timeline)
     else:
-        _bye(v, lc, MEDIATION, ASTERISK, timeline)
-        _bye(v, pc, ASTERISK, SOFTPHONE, timeline)
+        bye_steps(v, setup.lync, MEDIATION, ASTERISK, timeline)
+        bye_steps(v, setup.phone, ASTERISK, SOFTPHONE, timeline)
     for leg in (lync, phone):
         if leg.events:
             check_leg_headers(v, leg, gateway=ASTERISK)

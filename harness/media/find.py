@@ -13,9 +13,7 @@ their own dissectors first.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -27,6 +25,7 @@ from harness.capture.records import gather
 from harness.capture.table import HEAD, PROTO_UDP
 from harness.media.payload_types import payload_info
 from harness.media.streams import RtpStream
+from harness.media.views import WINDOW, Window
 
 if TYPE_CHECKING:  # the SIP parser is imported where SDP is read (maybe in a child process)
     from harness.capture.capture import Capture
@@ -202,33 +201,14 @@ def rtp_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
     key = ("rtp_streams", heuristic)
     found = cap.derived.get(key)
     if found is None:
-        window = cap.derived.get(_WINDOW)
-        if isinstance(window, _Window):
+        window = cap.derived.get(WINDOW)
+        if isinstance(window, Window):
             found = [s for s in rtp_streams(window.capture, heuristic)
                      if window.start <= float(s.time[0]) < window.end]
         else:
             found = find_streams(cap, heuristic)
         cap.derived[key] = found
     return found  # type: ignore[return-value]
-
-
-_WINDOW = "rtp_window"
-
-
-@dataclass(frozen=True)
-class _Window:
-    capture: Capture
-    start: float
-    end: float
-
-
-def windowed(cap: Capture, start: float, end: float) -> Capture:
-    """The same capture (packets, frame numbers, SIP) whose :func:`rtp_streams` are only
-    those that start in [start, end) epoch seconds: one call's media in a capture of many
-    calls between the same hosts. The streams are found once, in ``cap``."""
-    view = copy.copy(cap)
-    view.derived = {_WINDOW: _Window(cap, start, end)}
-    return view
 
 
 def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]:
