@@ -73,11 +73,33 @@ class XmppStanza:
         return _host(self.dst)
 
 
+@dataclass(frozen=True)
+class TlsStart:
+    """Where a direction turned to TLS: its ``<starttls/>`` (the client asks) or
+    ``<proceed/>`` (the server grants), RFC 6120 5.4.2."""
+
+    time: float
+    src: str
+    dst: str
+    what: str  # starttls or proceed
+    frame: int
+
+    @property
+    def src_host(self) -> str:
+        return _host(self.src)
+
+    @property
+    def dst_host(self) -> str:
+        return _host(self.dst)
+
+
 @dataclass
 class XmppExtraction:
-    """The stanzas of a capture and what could not be read, one line per note."""
+    """The stanzas of a capture, the STARTTLS negotiations seen, and what could not be
+    read, one line per note."""
 
     stanzas: list[XmppStanza] = field(default_factory=list)
+    tls: list[TlsStart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -207,6 +229,9 @@ class _Direction:
             for el, raw in found:
                 self._emit(el, raw, chunks[k].frame)
             if stream.tls:
+                index = chunks[k].frame
+                self.out.tls.append(TlsStart(int(self.capture.ts_ns[index]) / 1e9, self.src,
+                                             self.dst, stream.tls, index + 1))
                 self.note(f"STARTTLS ({stream.tls}): the rest of this direction is TLS, "
                           "not readable")
                 return -1

@@ -9,7 +9,6 @@ Server answers), RTP flowing between the user and Lync through Asterisk.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from harness.flows.gtalk_session import (
     trunk_media,
 )
 from harness.flows.run import CallPcap, Simulators, last_call, prepare, verdict_of
+from harness.flows.xmpp_tls import wait_connected
 from harness.gtalk import GtalkError
 from harness.roles import ASTERISK
 
@@ -171,15 +171,7 @@ def account_status(topology: Topology, user: GtalkUser, timeout_s: float = 8.0) 
     """Seed jabber.conf: Asterisk's account connected, available, "How can we help?", and
     a Google Talk user's subscription accepted."""
     v = Verdict("Google Talk account (jabber.conf)", None, family="Google Talk")
-    deadline = time.monotonic() + timeout_s
-    state = ""
-    while time.monotonic() < deadline:  # res_xmpp reports no event: poll its CLI
-        line = next((ln for ln in topology.asterisk("xmpp show connections").splitlines()
-                     if "gtalk_account" in ln), "")
-        state = line.rsplit("-", 1)[-1].strip() if line else "no such account"
-        if state == "Connected":
-            break
-        time.sleep(0.25)
+    state = wait_connected(topology, timeout_s)
     v.equal("account", ASTERISK, "xmpp show connections: gtalk_account", "Connected", state)
     try:
         user.subscribe(ASTERISK_JID, timeout=5)

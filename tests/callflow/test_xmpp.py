@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.flows import xmpp
+from harness.flows import xmpp, xmpp_tls
 from harness.flows.gtalk_session import GATEWAYS, MOTIF_GONE, MOTIF_GONE_EXPLAINS
 
 pytestmark = [pytest.mark.callflow, pytest.mark.xmpp]
@@ -20,6 +20,16 @@ def test_asterisk_account_is_connected_and_shows_its_status(topology, gtalk_user
     """Seed jabber.conf: status=available, statusmessage "How can we help?"; subscribes
     from Google Talk users are accepted."""
     xmpp.account_status(topology, gtalk_user).raise_if_failed()
+
+
+@pytest.mark.own_gateway_config
+@pytest.mark.gateway_difference("asterisk22-pjsip", reason=xmpp_tls.NO_TLS_22,
+                                explains=(xmpp_tls.STEP,))
+def test_asterisk_signs_in_with_starttls_as_the_seed_asks(topology, call_pcap, flow_report):
+    """Seed jabber.conf usetls=yes: from a fresh sign-in's capture, Asterisk asks STARTTLS,
+    the server grants it, and none of the account's stanzas travels in clear."""
+    run = xmpp_tls.sign_in(topology, call_pcap)
+    flow_report.add(run, xmpp_tls.verify(run)).raise_if_failed()
 
 
 @pytest.mark.parametrize("option", [pytest.param(o, marks=MOTIF_REASON)

@@ -137,6 +137,11 @@ def test_starttls_ends_both_directions_with_a_note() -> None:
     assert len(found.notes) == 2
     assert any("STARTTLS (starttls)" in n and "127.0.0.1:5222: " in n for n in found.notes)
     assert any("STARTTLS (proceed)" in n for n in found.notes)
+    # the negotiation itself, for the seed's usetls=yes check: the client asks, then the
+    # server grants, each in its own direction
+    assert [(t.what, t.dst.endswith(":5222")) for t in found.tls] == [
+        ("starttls", True), ("proceed", False)]
+    assert found.tls[0].time < found.tls[1].time
 
 
 def test_a_stream_encrypted_before_the_capture_is_skipped_with_a_note() -> None:
@@ -146,6 +151,7 @@ def test_a_stream_encrypted_before_the_capture_is_skipped_with_a_note() -> None:
     # the Google Talk user's stream is in clear: its session-initiate and Asterisk's answer
     assert [(s.src_host, s.kind) for s in found.stanzas] == [(HOST, "iq"), (SERVER, "iq")]
     assert all(s.src_host != ASTERISK for s in found.stanzas)
+    assert found.tls == []  # negotiated before the capture: not seen
 
 
 def test_only_the_given_ports() -> None:
