@@ -33,6 +33,7 @@ STREAM_NS = "http://etherx.jabber.org/streams"
 TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
 SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
 STANZAS = frozenset({"message", "presence", "iq"})
+_TLS_TAGS = frozenset({f"{{{TLS_NS}}}starttls", f"{{{TLS_NS}}}proceed"})
 
 # Where a parse (re)starts: an XML declaration, a stream header, or a stanza's start tag.
 _DECL = re.compile(rb"<\?xml[\s?]")
@@ -61,28 +62,9 @@ class XmppStanza:
 
     @property
     def kind(self) -> str:
-        """``message``, ``presence`` or ``iq``."""
+        """``message``, ``presence`` or ``iq`` (``starttls`` or ``proceed`` in
+        ``XmppExtraction.tls``)."""
         return local_name(self.element.tag)
-
-    @property
-    def src_host(self) -> str:
-        return _host(self.src)
-
-    @property
-    def dst_host(self) -> str:
-        return _host(self.dst)
-
-
-@dataclass(frozen=True)
-class TlsStart:
-    """Where a direction turned to TLS: its ``<starttls/>`` (the client asks) or
-    ``<proceed/>`` (the server grants), RFC 6120 5.4.2."""
-
-    time: float
-    src: str
-    dst: str
-    what: str  # starttls or proceed
-    frame: int
 
     @property
     def src_host(self) -> str:
@@ -99,7 +81,9 @@ class XmppExtraction:
     read, one line per note."""
 
     stanzas: list[XmppStanza] = field(default_factory=list)
-    tls: list[TlsStart] = field(default_factory=list)
+    # where a direction turned to TLS (RFC 6120 5.4.2): its <starttls/> (the client asks)
+    # or <proceed/> (the server grants), as top-level elements of kind starttls or proceed
+    tls: list[XmppStanza] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -229,9 +213,6 @@ class _Direction:
             for el, raw in found:
                 self._emit(el, raw, chunks[k].frame)
             if stream.tls:
-                index = chunks[k].frame
-                self.out.tls.append(TlsStart(int(self.capture.ts_ns[index]) / 1e9, self.src,
-                                             self.dst, stream.tls, index + 1))
                 self.note(f"STARTTLS ({stream.tls}): the rest of this direction is TLS, "
                           "not readable")
                 return -1
@@ -244,11 +225,13 @@ class _Direction:
         return limit
 
     def _emit(self, element: ET.Element, raw: bytes, index: int) -> None:
-        if local_name(element.tag) not in STANZAS:
-            return
-        self.out.stanzas.append(XmppStanza(
-            time=int(self.capture.ts_ns[index]) / 1e9, src=self.src, dst=self.dst,
-            element=element, raw=raw, frame=index + 1))
+        kind = local_name(element.tag)
+        found = (self.out.stanzas if kind in STANZAS
+                 else self.out.tls if element.tag in _TLS_TAGS else None)
+        if found is not None:
+            found.append(XmppStanza(
+                time=int(self.capture.ts_ns[index]) / 1e9, src=self.src, dst=self.dst,
+                element=element, raw=raw, frame=index + 1))
 
 
 class _TlsStarts(Exception):
@@ -319,7 +302,7 @@ class _Stream:
             end = _tag_end(self.buf, self.parser.CurrentByteIndex)
             raw = bytes(self.buf[self.stanza_start:end])
             self.done.append((element, raw))
-            if tag in ("{" + TLS_NS + "}starttls", "{" + TLS_NS + "}proceed"):
+            if tag in _TLS_TAGS:
                 self.tls = local_name(tag)
                 raise _TlsStarts  # what follows in this direction is TLS: stop the parse
         self.depth -= 1

@@ -112,13 +112,13 @@ def verify(run: SignInRun) -> Verdict:
         v.equal("account", ASTERISK, f"xmpp show connections: {ACCOUNT}", "Connected",
                 run.state)
         found = extract_xmpp(capture)
-        asked = next((t for t in found.tls if t.what == "starttls"
+        asked = next((t for t in found.tls if t.kind == "starttls"
                       and (t.src_host, t.dst_host) == (run.gateway, run.server)), None)
         v.check(STEP, LEG, "STARTTLS asked by Asterisk (seed: usetls=yes)", asked is not None,
                 f"<starttls/> from Asterisk to {run.server} (RFC 6120 5.4.2.1)",
                 "none: the account signed in without TLS" if asked is None
                 else f"<starttls/> at frame {asked.frame}", asked.frame if asked else None)
-        granted = next((t for t in found.tls if t.what == "proceed"
+        granted = next((t for t in found.tls if t.kind == "proceed"
                         and (t.src_host, t.dst_host) == (run.server, run.gateway)), None)
         v.check(STEP, LEG, "STARTTLS granted by the XMPP server", granted is not None,
                 "<proceed/> to Asterisk (RFC 6120 5.4.2.3)",

@@ -139,7 +139,7 @@ def test_starttls_ends_both_directions_with_a_note() -> None:
     assert any("STARTTLS (proceed)" in n for n in found.notes)
     # the negotiation itself, for the seed's usetls=yes check: the client asks, then the
     # server grants, each in its own direction
-    assert [(t.what, t.dst.endswith(":5222")) for t in found.tls] == [
+    assert [(t.kind, t.dst.endswith(":5222")) for t in found.tls] == [
         ("starttls", True), ("proceed", False)]
     assert found.tls[0].time < found.tls[1].time
 
