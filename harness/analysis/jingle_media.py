@@ -17,8 +17,7 @@ from collections.abc import Mapping
 
 from harness.analysis.ice_rules import IceParty, check_ice, stun_messages
 from harness.analysis.jingle_rules import JingleSession
-from harness.analysis.rtp_rules import LegTimes, direction_of
-from harness.analysis.rtp_rules import _check_direction as check_direction
+from harness.analysis.rtp_rules import LegTimes, check_direction, direction_of
 from harness.analysis.verdict import Verdict
 from harness.capture.capture import Capture
 from harness.media.find import rtp_streams
@@ -52,6 +51,11 @@ def check_jingle_media(v: Verdict, capture: Capture, session: JingleSession, *,
         d = direction_of([s for s in streams if s.src_port == src[1]], sender.role, src[0],
                          receiver.role, dst)
         counts[sender.role] = len(d.time)
+        if len(d.time) and session.initiated is not None:
+            # the call's set-up as the wire shows it
+            v.note(f"RTP {d.who} on the Jingle leg: first packet "
+                   f"{(float(d.time[0]) - session.initiated) * 1000:.0f} ms after the "
+                   "session-initiate")
         start = (owes_from or {}).get(sender.role, session.accepted)
         if owes_from is not None and sender.role in owes_from and start is None:
             v.note(f"RTP {d.who} on the Jingle leg: {len(d.time)} packets; none owed (the "

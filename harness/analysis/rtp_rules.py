@@ -173,7 +173,7 @@ def check_leg_media(v: Verdict, capture: Capture, leg: Leg, times: LegTimes,
     streams = rtp_streams(capture)
     for sender, receiver in ((a, b), (b, a)):
         d = direction_of(streams, sender, targets[sender][0], receiver, targets[receiver][1])
-        _check_direction(v, leg.name, d, times, (sources or {}).get(sender))
+        check_direction(v, leg.name, d, times, (sources or {}).get(sender))
 
 
 def _window(d: Direction, start: float | None, end: float | None) -> np.ndarray:
@@ -182,8 +182,8 @@ def _window(d: Direction, start: float | None, end: float | None) -> np.ndarray:
     return (d.time > lo) & (d.time < hi)
 
 
-def _check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes,
-                     source: Source | None = None) -> None:
+def check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes,
+                    source: Source | None = None) -> None:
     if t.answered is None:  # check_leg_media checks only answered legs
         return
     who = d.who
