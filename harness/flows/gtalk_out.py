@@ -95,8 +95,9 @@ def calls_sara(topology: Topology, pcap: CallPcap, user: GtalkUser, mode: Mode,
                caller: Caller, talk_ms: int) -> OutRun:
     sims = Simulators.of(topology)
     user.media_address = media_address(topology)
-    user.answering = Answering("decline" if mode == "decline" else
-                               "ring" if mode == "ring" else "answer")
+    # before the call is placed: Asterisk's session-initiate may come before _meet waits
+    user.meet_incoming(Answering("decline" if mode == "decline" else
+                                 "ring" if mode == "ring" else "answer"))
     who = "Lync" if caller == "lync" else "the softphone"
     run = OutRun(f"{'Lync' if caller == 'lync' else 'Softphone'} dials 9501, Sara "
                  + {"answer": "answers", "decline": "declines", "offline": "offline",

@@ -13,7 +13,7 @@ background thread and offers blocking calls::
         sara.send("asterisk@gmail.test", "4")
 
 Jingle calls (XEP-0166/0167/0176) in and out: ``sara.call(jid)``, ``sara.wait_incoming()``,
-``sara.answering = Answering("decline")``, ``sara.hangup(call)``; media over ICE-UDP
+``sara.meet_incoming(Answering("decline"))``, ``sara.hangup(call)``; media over ICE-UDP
 (aioice) at ``sara.media_address``, RTP PCMU every 20 ms.
 
 Modules: ``user`` (the facade), ``session`` (one session on the loop: slixmpp's events in,

@@ -230,6 +230,12 @@ class GtalkUser:
     def jingle_calls(self) -> list[JingleCall]:
         return self._read(lambda: list(self._xmpp.phone.calls.values()))
 
+    def meet_incoming(self, answering: Answering) -> None:
+        """How incoming sessions are met from now on (and the media address with it):
+        applied at once, since a session-initiate can arrive before ``wait_incoming``."""
+        self.answering = answering
+        self._phone_settings()
+
     def _phone_settings(self) -> None:
         self._xmpp.phone.media_address = self.media_address
         self._xmpp.phone.answering = self.answering
