@@ -32,6 +32,22 @@ def shared_zeros(shape: int | tuple[int, ...], dtype: Any) -> np.ndarray:
     return np.frombuffer(buf, dtype=dt, count=count).reshape(shape)
 
 
+def _reap(pid: int) -> None:
+    """Wait for the child in a thread: it has sent its result (and closed the pipe), but
+    its exit, which unmaps a large address space, takes a few ms more that this process
+    need not wait for."""
+    import threading
+
+    threading.Thread(target=_wait, args=(pid,), daemon=True).start()
+
+
+def _wait(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 def split(parent: Callable[[], Any], child: Callable[[], Any]) -> tuple[Any, Any]:
     """Run ``child`` in a forked process and ``parent`` here, at the same time; return both
     results (the child's must pickle). An exception in the child is raised here."""
@@ -62,7 +78,7 @@ def split(parent: Callable[[], Any], child: Callable[[], Any]) -> tuple[Any, Any
     finally:
         with os.fdopen(rfd, "rb") as inp:
             data = inp.read()
-        os.waitpid(pid, 0)
+        _reap(pid)
     if not data:
         return mine, child()  # the child died: do its part here
     ok, theirs = pickle.loads(data)

@@ -51,9 +51,10 @@ class TsharkFigures:
         )
 
 
-def rel_ms(ts_ns: np.ndarray, first_ns: int) -> np.ndarray:
-    """tshark's ``nstime_to_msec(&pinfo->rel_ts)``: (double)secs * 1000 + (double)nsecs / 1e6."""
-    rel = np.asarray(ts_ns, dtype=np.int64) - np.int64(first_ns)
+def rel_ms(ts_ns: np.ndarray, first_ns: int | np.ndarray) -> np.ndarray:
+    """tshark's ``nstime_to_msec(&pinfo->rel_ts)``: (double)secs * 1000 + (double)nsecs / 1e6
+    (``first_ns``: the origin, or each packet's)."""
+    rel = np.asarray(ts_ns, dtype=np.int64) - np.asarray(first_ns, dtype=np.int64)
     if rel.size and int(rel.min()) >= 0:  # the usual case: nothing before the first frame
         secs = rel // 1_000_000_000
     else:

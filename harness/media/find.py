@@ -13,13 +13,14 @@ their own dissectors first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from harness.capture.addresses import addr_to_str
+from harness.capture.flows import flow_groups, mix
 from harness.capture.parallel import can_fork, split
 from harness.capture.records import gather
 from harness.capture.table import HEAD, PROTO_UDP
@@ -29,7 +30,16 @@ from harness.media.views import WINDOW, Window
 
 if TYPE_CHECKING:  # the SIP parser is imported where SDP is read (maybe in a child process)
     from harness.capture.capture import Capture
-    from harness.capture.sdpmap import SdpEndpoint
+
+
+class SdpTarget(NamedTuple):
+    """What finding streams needs of an SDP endpoint (``harness.capture.sdpmap.SdpEndpoint``),
+    as plain values: read in a second process, it comes back without this process having
+    to import the SIP parser to unpickle it (~30 ms)."""
+
+    frame: int
+    key: tuple[int, int, int]  # (addr hi, addr lo, port)
+    rtpmap: dict[int, tuple[str, int]]
 
 NON_MEDIA_PORTS = np.array(
     [53, 67, 68, 69, 123, 137, 138, 161, 162, 500, 514, 520, 546, 547, 1900, 3478, 4500,
@@ -37,155 +47,12 @@ NON_MEDIA_PORTS = np.array(
     dtype=np.int32,
 )
 
-_K = tuple(np.uint64(k) for k in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
-                                   0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53))
-
-
-def _distinct(x: np.ndarray) -> np.ndarray:
-    """np.unique(x) by a sort (np.unique also imports numpy.ma, which costs more here)."""
-    s = np.sort(x)
-    return s[np.concatenate(([True], s[1:] != s[:-1]))] if s.size else s
-
-
-Column = Callable[[], np.ndarray]
-
-
-def _hashes(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
-    """Two 64-bit words per row: the first finds the row's group, the second checks it.
-
-    With two columns (IPv4: the address pair, then ports and SSRC) the second column is the
-    first word as it is (its SSRC half spreads the keys over the low bits) and the check is
-    first column x odd constant + second column, exact among rows with the same first word.
-    More columns are mixed into two independent hashes; each column is made (and dropped)
-    in turn, and the arithmetic runs in place."""
-    if len(cols) == 2:
-        key = cols[1]().astype(np.uint64, copy=False)
-        check = cols[0]().astype(np.uint64, copy=False)
-        with np.errstate(over="ignore"):
-            check *= _K[0]
-            check += key
-        return key, check
-    h1 = h2 = tmp = None
-    with np.errstate(over="ignore"):
-        for k, make in enumerate(cols):
-            v = make().astype(np.uint64, copy=False)
-            if h1 is None or h2 is None or tmp is None:
-                h1 = v * _K[k % len(_K)]
-                h2 = v * _K[(k + 3) % len(_K)]
-                tmp = np.empty_like(h1)
-                continue
-            np.multiply(v, _K[k % len(_K)], out=tmp)
-            h1 ^= tmp
-            np.right_shift(h1, np.uint64(29), out=tmp)
-            h1 ^= tmp
-            np.multiply(v, _K[(k + 3) % len(_K)], out=tmp)
-            del v
-            h2 += tmp
-            np.right_shift(h2, np.uint64(31), out=tmp)
-            h2 ^= tmp
-        assert h1 is not None and h2 is not None
-        h1 *= _K[5]
-        h1 ^= h1 >> np.uint64(32)
-        h2 *= _K[4]
-        h2 ^= h2 >> np.uint64(29)
-    return h1, h2
-
-
-def _lookup(uniq: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | bool]:
-    """Index of each hash in the sorted ``uniq`` (a small table: a perfect hash on a slice
-    of the bits, else binary search), and which hashes were found (True: all)."""
-    dtype = np.uint16 if uniq.size <= 0xFFFF else np.uint32
-    bits = min(22, 2 * int(uniq.size).bit_length() + 2)
-    mask = np.uint64((1 << bits) - 1)
-    table = None
-    if uniq.size < 1 << 12:
-        for shift in range(0, 64 - bits, 3):
-            slots = (uniq >> np.uint64(shift)) & mask
-            if _distinct(slots).size == uniq.size:
-                table = np.zeros(1 << bits, dtype=dtype)
-                table[slots] = np.arange(uniq.size, dtype=dtype)
-                slots = h >> np.uint64(shift)
-                slots &= mask
-                ids = table[slots]
-                break
-    if table is None:
-        ids = np.minimum(np.searchsorted(uniq, h), uniq.size - 1).astype(dtype)
-    found = uniq[ids] == h
-    return ids, (True if bool(found.all()) else found)
-
-
-def group(cols: Sequence[Column]) -> tuple[np.ndarray, np.ndarray]:
-    """Group rows by the values of the columns (given as functions that make them, so that
-    only one is in memory at a time).
-
-    Returns (``order``, ``bounds``): ``order[bounds[g]:bounds[g + 1]]`` are the rows of group
-    ``g`` in their original order, groups numbered by first appearance. Hash-based: the
-    distinct hashes come from a sample plus whatever the sample missed, rows find their
-    group through a small table, and a second, independent hash checks every row against
-    its group (the grouping is redone exactly, with a lexicographic sort, if two distinct
-    keys ever share the first hash).
-    """
-    h, check = _hashes(cols)
-    if h.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    uniq = _distinct(h[:: max(1, h.size // 4096)])
-    ids, found = _lookup(uniq, h)
-    if found is not True:  # groups the sample missed: numbered after the others
-        missed = np.flatnonzero(~found)
-        more = _distinct(h[missed])
-        more_ids, _ = _lookup(more, h[missed])
-        if uniq.size + more.size > np.iinfo(ids.dtype).max:
-            ids = ids.astype(np.uint32)
-        ids[missed] = more_ids + uniq.size
-        uniq = np.concatenate((uniq, more))
-    del h
-    order = np.argsort(ids, kind="stable")
-    bounds = np.zeros(uniq.size + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ids, minlength=uniq.size), out=bounds[1:])
-    first = order[bounds[:-1]]
-    # Rows that share the first hash but not the second: a collision (2^-64 per pair).
-    if not np.array_equal(check[first][ids], check):
-        return _group_exact([c() for c in cols])
-    del check, ids
-    by_first = np.argsort(first)
-    sizes = np.diff(bounds)[by_first]
-    new_bounds = np.concatenate(([0], np.cumsum(sizes)))
-    pieces = [order[bounds[g] : bounds[g + 1]] for g in by_first.tolist()]
-    return np.concatenate(pieces), new_bounds
-
-
-def _group_exact(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort(cols[::-1])
-    keys = np.stack([c[order] for c in cols])
-    change = np.concatenate(([True], np.any(keys[:, 1:] != keys[:, :-1], axis=0)))
-    starts = np.flatnonzero(change)
-    pieces = np.split(order, starts[1:])
-    pieces = [np.sort(p) for p in pieces]
-    pieces.sort(key=lambda p: int(p[0]))
-    sizes = [p.size for p in pieces]
-    return np.concatenate(pieces), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-
-
-def _ipv4_pair(cap: Capture, sel: np.ndarray) -> np.ndarray:
-    """Source and destination IPv4 addresses in one word."""
-    key = np.take(cap.src_lo, sel)
-    key <<= np.uint64(32)
-    dst = np.take(cap.dst_lo, sel)
-    dst &= np.uint64(0xFFFFFFFF)
-    key |= dst
-    return key
-
-
-def _ports_ssrc(cap: Capture, head: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """Source port, destination port and SSRC in one word."""
-    key = np.take(cap.ports, sel).astype(np.uint64)
-    key <<= np.uint64(32)
-    key |= _ssrc_column(head, sel)
-    return key
-
-
-def _ssrc_column(head: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    return np.take(head.view(">u4")[:, 2], sel)  # bytes 8-11 of each 12-byte head
+def _hashes(words: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The hash that finds a packet's stream (:func:`harness.capture.flows.mix`) of each
+    row of its key words, twice: the grouping checks every key word, so a test may make
+    every hash collide (only the first is used)."""
+    h = mix(list(words))
+    return h, h
 
 
 PARALLEL_MIN = 200_000  # packets: below this the SIP is parsed before the grouping
@@ -221,29 +88,18 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
     )
     if sel.size == 0:
         return []
-    if np.any(cap.ip_version == 6):
-        cols: list[Column] = [
-            partial(np.take, cap.src_lo, sel),
-            partial(np.take, cap.dst_lo, sel),
-            partial(np.take, cap.ports, sel),
-            partial(_ssrc_column, head, sel),
-            partial(np.take, cap.src_hi, sel),
-            partial(np.take, cap.dst_hi, sel),
-        ]
-    else:  # IPv4 only: the key is two 64-bit words, (source, destination), (ports, SSRC)
-        cols = [partial(_ipv4_pair, cap, sel), partial(_ports_ssrc, cap, head, sel)]
     if cap.workers > 1 and sel.size >= PARALLEL_MIN and can_fork():
         # the SIP (pure Python) in a second process while this one groups the packets
-        packets, eps = split(partial(_stream_packets, cap, sel, cols), partial(_endpoints, cap))
+        packets, eps = split(partial(_stream_packets, cap, sel), partial(_endpoints, cap))
     else:
         eps = _endpoints(cap)
-        packets = _stream_packets(cap, sel, cols)
-    del sel, cols
+        packets = _stream_packets(cap, sel)
+    del sel
     if heuristic is None:
         heuristic = not eps
     bounds, g_frame, g_seq, g_ts, g_marker, g_pt, g_ts_ns, g_sdp_ok, g_heur_ok = packets
 
-    by_key: dict[tuple[int, int, int], list[SdpEndpoint]] = {}
+    by_key: dict[tuple[int, int, int], list[SdpTarget]] = {}
     for ep in eps:  # in frame order
         by_key.setdefault(ep.key, []).append(ep)
     start_ns = int(cap.ts_ns[0])
@@ -258,17 +114,21 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
         skey = (int(cap.src_hi[i]), int(cap.src_lo[i]), sport)
         heur = heuristic and sport not in non_media and dport not in non_media
         entry = _entries(g_frame[lo:hi], by_key.get(skey), by_key.get(dkey))
-        if entry is None:
+        ent: np.ndarray | int | None = None if entry is None else entry[0]
+        if ent is None:
             if not heur:
                 continue
             keep = g_heur_ok[lo:hi]
+        elif isinstance(ent, int):
+            keep = g_sdp_ok[lo:hi] if ent >= 0 else g_heur_ok[lo:hi] & heur
         else:
-            keep = np.where(entry[0] >= 0, g_sdp_ok[lo:hi], g_heur_ok[lo:hi] & heur)
+            keep = np.where(ent >= 0, g_sdp_ok[lo:hi], g_heur_ok[lo:hi] & heur)
         sl: slice | np.ndarray = slice(lo, hi) if bool(keep.all()) else lo + np.flatnonzero(keep)
         if isinstance(sl, np.ndarray) and sl.size == 0:
             continue
         ptv = g_pt[sl]
-        ent = entry[0][keep] if entry is not None else None
+        if isinstance(ent, np.ndarray):
+            ent = ent[keep]
         names, clocks, rtpmap, setup = _payload_table(ptv, ent, entry[1] if entry else [])
         stream = RtpStream(
             src=addr_to_str(cap.src_hi[i], cap.src_lo[i]),
@@ -301,32 +161,34 @@ def find_streams(cap: Capture, heuristic: bool | None = None) -> list[RtpStream]
     return out
 
 
-def _endpoints(cap: Capture) -> list[SdpEndpoint]:
+def _endpoints(cap: Capture) -> list[SdpTarget]:
     from harness.capture.sdpmap import endpoints
 
-    return endpoints(cap.sip_messages())
+    return [SdpTarget(ep.frame, ep.key, ep.rtpmap) for ep in endpoints(cap.sip_messages())]
 
 
-def _stream_packets(
-    cap: Capture, sel: np.ndarray, cols: list[Column]
-) -> tuple[np.ndarray, ...]:
+def _stream_packets(cap: Capture, sel: np.ndarray) -> tuple[np.ndarray, ...]:
     """The packets ``sel`` grouped into streams, and what the streams need of them, per
     packet in stream order (each stream takes views of these): stream bounds, frame
     numbers, RTP header fields but the SSRC (one per stream), times, and whether they
     pass as RTP on an SDP port and heuristically."""
-    order, bounds = group(cols)
+    order, bounds = flow_groups(cap.table, sel, hash_of=lambda words: _hashes(words)[0])
     g_frame = np.take(sel, order)  # packet index, made the frame number below
     del order
-    # The RTP header a word at a time: gathers of 4-byte items beat one of 12-byte rows.
+    # The RTP header a word at a time, each word's column made contiguous first: a
+    # gather from a strided view costs more than the copy and a plain gather.
     head, n = np.ascontiguousarray(cap.head), len(cap)
-    w0 = np.take(np.ndarray((n,), "<u4", head, 0, (HEAD,)), g_frame)  # V P X CC M PT seq
-    g_ts = np.take(np.ndarray((n,), ">u4", head, 4, (HEAD,)), g_frame).astype(np.uint32)
+    w0 = np.take(np.ndarray((n,), "<u4", head, 0, (HEAD,)).copy(), g_frame)  # V P X CC M PT seq
+    g_ts = np.take(np.ndarray((n,), ">u4", head, 4, (HEAD,)).astype(np.uint32), g_frame)
     g_ts_ns = np.take(cap.ts_ns, g_frame)
     g_frame += 1
-    b0 = (w0 & 0xFF).astype(np.uint8)
-    g_marker = (w0 & 0x8000) != 0
-    g_pt = ((w0 >> 8) & 0x7F).astype(np.uint8)
-    g_seq = ((w0 >> 24) | ((w0 >> 8) & 0xFF00)).astype(np.uint16)
+    b = w0.view(np.uint8).reshape(-1, 4)
+    b0 = b[:, 0].copy()
+    g_marker = b[:, 1] >= 0x80
+    g_pt = b[:, 1] & 0x7F
+    w0 >>= 16
+    g_seq = w0.astype(np.uint16).byteswap()
+    del w0, b
     g_sdp_ok, g_heur_ok = _acceptance(cap, g_frame, b0, g_marker, g_pt)
     return bounds, g_frame, g_seq, g_ts, g_marker, g_pt, g_ts_ns, g_sdp_ok, g_heur_ok
 
@@ -388,25 +250,28 @@ def _header_len(cap: Capture, p: np.ndarray, b0: np.ndarray) -> tuple[np.ndarray
 
 def _entries(
     frames: np.ndarray,
-    src_eps: list[SdpEndpoint] | None,
-    dst_eps: list[SdpEndpoint] | None,
-) -> tuple[np.ndarray, list[SdpEndpoint]] | None:
-    """Per packet, the index (into the returned list) of the SDP in force, -1 for none.
+    src_eps: list[SdpTarget] | None,
+    dst_eps: list[SdpTarget] | None,
+) -> tuple[np.ndarray | int, list[SdpTarget]] | None:
+    """Per packet, the index (into the returned list) of the SDP in force, -1 for none; one
+    int when it is the same for every packet (the usual case: no array to make).
 
     The newest SDP announced before the packet, for its destination, else its source.
     """
     if src_eps is None and dst_eps is None:
         return None
-    used: list[SdpEndpoint] = []
-    chosen = np.full(frames.size, -1, dtype=np.int64)
+    used: list[SdpTarget] = []
+    chosen: np.ndarray | int = -1
     for lst in (src_eps, dst_eps):  # destination last: it wins
         if lst is None:
             continue
         base = len(used)
         used.extend(lst)
         if frames[0] > lst[-1].frame:  # the usual case: every SDP came before the stream
-            chosen[:] = base + len(lst) - 1
+            chosen = base + len(lst) - 1
             continue
+        if isinstance(chosen, int):
+            chosen = np.full(frames.size, chosen, dtype=np.int64)
         ep_frames = np.array([ep.frame for ep in lst])
         pos = np.searchsorted(ep_frames, frames, side="left") - 1
         ok = pos >= 0
@@ -425,18 +290,28 @@ def _count_ssrc_changes(members: list[RtpStream]) -> None:
 
 
 def _payload_table(
-    pt: np.ndarray, ent: np.ndarray | None, eps: list[SdpEndpoint]
+    pt: np.ndarray, ent: np.ndarray | int | None, eps: list[SdpTarget]
 ) -> tuple[dict[int, str], np.ndarray, dict[int, tuple[str, int]], int | None]:
     """tshark names (first packet of each type), per-packet jitter clocks, merged rtpmap,
-    and the frame of the SDP that set the stream up (None: heuristic)."""
-    combo = pt.astype(np.int64)  # (SDP entry + 1) * 256 + payload type, never negative
-    if ent is not None:
+    and the frame of the SDP that set the stream up (None: heuristic). ``ent``: each
+    packet's SDP entry (-1: none), one for all, or None."""
+    # (SDP entry + 1) * 256 + payload type, never negative
+    combo: np.ndarray | None = None
+    if isinstance(ent, np.ndarray):
+        combo = pt.astype(np.int64)
         combo += (ent + 1) * 256
-    first_combo = int(combo[0])
-    if bool(np.all(combo == first_combo)):
+        shift, first_combo = 0, int(combo[0])
+        one = bool(np.all(combo == first_combo))
+    else:  # one entry for all: a combination per payload type
+        shift = 0 if ent is None else (ent + 1) * 256
+        first_combo = int(pt[0]) + shift
+        one = bool(np.all(pt == pt[0]))
+    if one:
         uniq = np.array([first_combo])
-    else:
+    elif combo is not None:
         uniq = np.flatnonzero(np.bincount(combo))
+    else:
+        uniq = np.flatnonzero(np.bincount(pt)) + shift
     clocks_u = np.zeros(uniq.size, dtype=np.int64)
     names_u: list[str] = []
     for k, c in enumerate(uniq.tolist()):
@@ -448,6 +323,8 @@ def _payload_table(
     if uniq.size == 1:
         names[first_combo % 256] = names_u[0]
     else:
+        if combo is None:
+            combo = pt.astype(np.int64) + shift
         first = [int(np.argmax(combo == c)) for c in uniq.tolist()]
         for k in np.argsort(first, kind="stable").tolist():
             names.setdefault(int(uniq[k] % 256), names_u[k])

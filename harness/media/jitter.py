@@ -6,6 +6,8 @@ could change a printed figure, :mod:`harness.media.stats` uses the step-by-step 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _BLOCK = 64
@@ -37,23 +39,41 @@ def jitter_filter(diff: np.ndarray) -> np.ndarray:
     n = diff.size
     if n == 0:
         return diff.astype(np.float64)
-    blocks = -(-n // _BLOCK)
-    x = np.zeros(blocks * _BLOCK, dtype=np.float64)
-    x[:n] = diff
-    y = x.reshape(blocks, _BLOCK)
+    values, _starts = jitter_filter_streams([diff])
+    out: np.ndarray = values[:n]
+    return out
+
+
+def jitter_filter_streams(diffs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`jitter_filter` of each stream's |D| (some may be empty), each from J = 0 with
+    the same operations, so each stream's values are the ones :func:`jitter_filter` gives
+    it alone: every stream starts a block, and a carry only comes from blocks of its own
+    stream. Returns the values and where each stream's start in them (blocks padded)."""
+    counts = np.array([d.size for d in diffs], dtype=np.int64)
+    blocks = -(-counts // _BLOCK)
+    starts = np.zeros(counts.size, dtype=np.int64)
+    np.cumsum(blocks[:-1] * _BLOCK, out=starts[1:])
+    total = int(blocks.sum())
+    x = np.zeros(total * _BLOCK, dtype=np.float64)
+    for d, at in zip(diffs, starts.tolist(), strict=True):
+        x[at : at + d.size] = d
+    y = x.reshape(total, _BLOCK)
     y *= _SCALE_IN
     np.cumsum(y, axis=1, out=y)
     y *= _SCALE_OUT  # zero-state response of every block
     ends = y[:, -1].copy()
     q = _POWERS[_BLOCK]
-    carry_in = np.zeros(blocks, dtype=np.float64)
+    carry_in = np.zeros(total, dtype=np.float64)
+    block_stream = np.repeat(np.arange(counts.size), blocks) if counts.size > 1 else None
     weight = 1.0
-    for m in range(1, min(_CARRY_TERMS, blocks) + 1):
-        carry_in[m:] += weight * ends[: blocks - m]
+    for m in range(1, min(_CARRY_TERMS, int(blocks.max(initial=0))) + 1):
+        term = weight * ends[: total - m]
+        if block_stream is not None:  # (adding 0.0 leaves a carry as it is)
+            term = np.where(block_stream[m:] == block_stream[: total - m], term, 0.0)
+        carry_in[m:] += term
         weight *= q
     y += carry_in[:, None] * _POWERS[1 : _BLOCK + 1][None, :]
-    out: np.ndarray = y.reshape(-1)[:n]
-    return out
+    return x, starts
 
 
 def index_mean(values: np.ndarray, index: np.ndarray) -> float:
@@ -72,7 +92,9 @@ def index_mean(values: np.ndarray, index: np.ndarray) -> float:
     if runs.size:
         scale = (index[runs] - 1.0) / index[runs - 1]
         weights[:-1] = np.cumprod(scale[::-1])[::-1]
-    return float(np.dot(sums, weights) / float(index[-1]))
+    # fsum, not a dot product: exactly rounded, so the value never depends on how a BLAS
+    # kernel splits the sum (the many-streams path, stats.analyse_segments, does the same)
+    return math.fsum((sums * weights).tolist()) / float(index[-1])
 
 
 def jitter_sequential(diff: np.ndarray) -> np.ndarray:

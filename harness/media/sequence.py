@@ -120,3 +120,26 @@ def sequence_cycles(seq: np.ndarray, its: np.ndarray) -> int:
     is_set = set_ev[ev]
     first = 1 if is_set[0] else 0
     return first + int(np.count_nonzero(is_set[1:] & ~is_set[:-1]))
+
+
+class Segments:
+    """Many streams' per-packet arrays end to end: stream ``g`` is ``bounds[g]:bounds[g + 1]``
+    (none empty), as :func:`harness.media.stats.analyse_segments` takes them."""
+
+    def __init__(self, bounds: np.ndarray) -> None:
+        self.bounds = np.asarray(bounds, dtype=np.int64)
+        self.first = self.bounds[:-1]
+        self.last = self.bounds[1:] - 1
+        self.sizes = np.diff(self.bounds)
+        self.count = int(self.sizes.size)
+        self.n = int(self.bounds[-1])
+        self.id = np.repeat(np.arange(self.count, dtype=np.int64), self.sizes)
+
+    def rep(self, per_stream: np.ndarray) -> np.ndarray:
+        """A per-stream value at each of the stream's packets."""
+        return np.repeat(per_stream, self.sizes)
+
+    def count_true(self, mask: np.ndarray) -> np.ndarray:
+        """Per stream, how many of its packets ``mask`` selects."""
+        counts: np.ndarray = np.add.reduceat(mask, self.first, dtype=np.int64)
+        return counts

@@ -18,7 +18,8 @@ import numpy as np
 from harness.capture.parallel import can_fork, split
 from harness.media.figures import TsharkFigures, rel_ms, rel_seconds
 from harness.media.payload_types import is_telephone_event
-from harness.media.stats import analyse
+from harness.media.sequence import Segments
+from harness.media.stats import SMALL_STREAM, analyse, analyse_segments
 
 if TYPE_CHECKING:  # imported where used: the stream figures do not need them
     from harness.media.dtmf import DtmfEvent
@@ -205,6 +206,21 @@ class RtpStream:
             lost_unique = int(ext.max() - ext.min() + 1 - first_idx.size)
             consecutive = np.diff(ext) == 1
         step, anomalies = self._timestamp_steps(consecutive)
+        times = (float(self.time[0]), float(self.time[-1]))
+        counts = (lost_unique, int(duplicates), out_of_order, step, anomalies)
+        return self.stats_from(fig, counts, int(np.count_nonzero(self.marker)), times)
+
+    def stats_from(
+        self,
+        fig: TsharkFigures,
+        counts: tuple[int, int, int, int, int],
+        markers: int,
+        times: tuple[float, float],
+    ) -> StreamStats:
+        """The :class:`StreamStats` of tshark's figures and this stream's own counters
+        (lost_unique, duplicates, out_of_order, timestamp step and anomalies), markers and
+        first and last times (epoch s)."""
+        lost_unique, duplicates, out_of_order, step, anomalies = counts
         names = ", ".join(self.pt_names[p] for p in sorted(self.pt_names))
         # tshark's figures go across as they are; the rest is this stream's own.
         shared = {f.name: getattr(fig, f.name) for f in fields(fig)}
@@ -218,21 +234,27 @@ class RtpStream:
             payload_types=list(self.payload_types),
             clock_rate=self.clock_rate,
             lost_unique=lost_unique,
-            duplicates=int(duplicates),
+            duplicates=duplicates,
             out_of_order=out_of_order,
             timestamp_step=step,
             timestamp_anomalies=anomalies,
-            markers=int(np.count_nonzero(self.marker)),
+            markers=markers,
             ssrc_changes=self.ssrc_changes,
             first_frame=int(self.frame[0]),
             last_frame=int(self.frame[-1]),
-            first_time=float(self.time[0]),
-            last_time=float(self.time[-1]),
+            first_time=times[0],
+            last_time=times[1],
             start_rel=rel_seconds(int(self.ts_ns[0]), self.capture_start_ns),
             end_rel=rel_seconds(int(self.ts_ns[-1]), self.capture_start_ns),
             setup="heuristic" if self.setup_frame is None else f"SDP frame {self.setup_frame}",
             **shared,
         )
+
+    def timestamp_events(self) -> list[int]:
+        """Payload types whose timestamp steps :meth:`_timestamp_steps` leaves out (RFC 4733
+        events do not advance the timestamp)."""
+        events = [p for p, (name, _r) in self.rtpmap.items() if is_telephone_event(name)]
+        return events if self.rtpmap else [100, 101]
 
     def _timestamp_steps(self, consecutive: np.ndarray) -> tuple[int, int]:
         """The usual timestamp step and the number of consecutive packets that differ.
@@ -240,9 +262,7 @@ class RtpStream:
         ``consecutive[i]``: packet i + 1 carries the sequence number after packet i's."""
         if consecutive.size == 0:
             return 0, 0
-        events = [p for p, (name, _r) in self.rtpmap.items() if is_telephone_event(name)]
-        if not self.rtpmap:
-            events = [100, 101]
+        events = self.timestamp_events()
         ok = consecutive & (self.pt[1:] == self.pt[:-1]) & ~self.marker[1:]
         for event in set(events) & set(self.payload_types):
             ok &= self.pt[1:] != event
@@ -286,11 +306,12 @@ PARALLEL_MIN = 200_000  # packets
 
 
 def stats_of(streams: list[RtpStream], workers: int = 1) -> list[StreamStats]:
-    """``[s.stats() for s in streams]``; with ``workers=2`` and many packets, a forked
-    process computes about half of them (Linux only; the results are the same)."""
+    """``[s.stats() for s in streams]``, the same figures bit for bit, computed on many
+    streams at once (:func:`bulk_stats`); with ``workers=2`` and many packets, a
+    forked process computes about half of them (Linux only; the results are the same)."""
     total = sum(len(s) for s in streams)
     if workers < 2 or total < PARALLEL_MIN or len(streams) < 2 or not can_fork():
-        return [s.stats() for s in streams]
+        return bulk_stats(streams)
     sides: tuple[list[int], list[int]] = ([], [])
     load = [0, 0]
     for i in sorted(range(len(streams)), key=lambda i: -len(streams[i])):
@@ -298,11 +319,145 @@ def stats_of(streams: list[RtpStream], workers: int = 1) -> list[StreamStats]:
         sides[side].append(i)
         load[side] += len(streams[i])
     mine, theirs = split(
-        lambda: [streams[i].stats() for i in sides[0]],
-        lambda: [streams[i].stats() for i in sides[1]],
+        lambda: bulk_stats([streams[i] for i in sides[0]]),
+        lambda: bulk_stats([streams[i] for i in sides[1]]),
     )
     out: list[StreamStats | None] = [None] * len(streams)
     for idx, results in zip(sides, (mine, theirs), strict=True):
         for i, st in zip(idx, results, strict=True):
             out[i] = st
     return out  # type: ignore[return-value]
+
+
+BULK_CHUNK = 1 << 17  # packets analysed together: their temporaries stay in the CPU cache
+
+
+def bulk_stats(streams: list[RtpStream]) -> list[StreamStats]:
+    """``[s.stats() for s in streams]``, bit for bit, with the streams' arrays end to end
+    (a batch of about :data:`BULK_CHUNK` packets at a time) and one numpy step per
+    operation for all of them; a stream the array path hands to a slower one (see
+    :func:`~harness.media.stats.analyse_segments`) is analysed alone, as ``stats()`` does."""
+    out: list[StreamStats | None] = [None] * len(streams)
+    batch: list[int] = []
+    size = 0
+    for i, s in enumerate(streams):
+        if len(s) <= SMALL_STREAM:  # the per-packet reference: no arrays to share
+            out[i] = s.stats()
+            continue
+        batch.append(i)
+        size += len(s)
+        if size >= BULK_CHUNK:
+            _bulk_batch(streams, batch, out)
+            batch, size = [], 0
+    if batch:
+        _bulk_batch(streams, batch, out)
+    return out  # type: ignore[return-value]
+
+
+def _bulk_batch(streams: list[RtpStream], batch: list[int], out: list[StreamStats | None]) -> None:
+    group = [streams[i] for i in batch]
+    sizes = np.array([len(s) for s in group], dtype=np.int64)
+    sg = Segments(np.concatenate(([0], np.cumsum(sizes))))
+    seq = _joined([s.seq for s in group], np.uint16)
+    ts = _joined([s.timestamp for s in group], np.uint32)
+    marker = _joined([s.marker for s in group], np.bool_)
+    pt = _joined([s.pt for s in group], np.uint8)
+    ts_ns = _joined([s.ts_ns for s in group], np.int64)
+    clocks = [np.asarray(s.jitter_clock, dtype=np.int64) for s in group]
+    origins = {s.capture_start_ns for s in group}
+    origin = (
+        origins.pop()
+        if len(origins) == 1
+        else sg.rep(np.array([s.capture_start_ns for s in group], dtype=np.int64))
+    )
+    bulk = analyse_segments(seq, ts, marker, pt, clocks, rel_ms(ts_ns, origin), sg)
+    del origin, clocks
+    steps, anomalies = _timestamp_steps_segments(group, bulk.step, ts, marker, pt, sg)
+    markers = sg.count_true(marker).tolist()
+    first_time = (ts_ns[sg.first] / 1e9).tolist()
+    last_time = (ts_ns[sg.last] / 1e9).tolist()
+    for g, (i, s) in enumerate(zip(batch, group, strict=True)):
+        fig = bulk.figures[g]
+        if fig is None:
+            out[i] = s.stats()
+            continue
+        s.__dict__["_figures"] = fig  # what the cached property would hold
+        counts = (bulk.lost_unique[g], bulk.duplicates[g], bulk.out_of_order[g], steps[g],
+                  anomalies[g])  # fmt: skip
+        out[i] = s.stats_from(fig, counts, markers[g], (first_time[g], last_time[g]))
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    """The arrays end to end: a view when they lie end to end in one buffer already (the
+    streams of one capture, in order, are views of its grouped arrays), else a copy."""
+    first = parts[0]
+    if all(p.dtype == first.dtype and p.ndim == 1 and p.strides == (p.itemsize,) for p in parts):
+        addr = [p.__array_interface__["data"][0] for p in parts]
+        ends = [a + p.nbytes for a, p in zip(addr, parts, strict=True)]
+        base = first.base if first.base is not None else first
+        if (
+            isinstance(base, np.ndarray)
+            and base.flags.c_contiguous
+            and addr[1:] == ends[:-1]
+            and all(p.base is base or p is base for p in parts)
+        ):
+            total = sum(p.size for p in parts)
+            return np.ndarray((total,), first.dtype, base, addr[0] - _address(base)).astype(
+                dtype, copy=False
+            )
+    return np.concatenate(parts).astype(dtype, copy=False)
+
+
+def _address(a: np.ndarray) -> int:
+    address: int = a.__array_interface__["data"][0]
+    return address
+
+
+def _timestamp_steps_segments(
+    group: list[RtpStream],
+    step: np.ndarray,
+    ts: np.ndarray,
+    marker: np.ndarray,
+    pt: np.ndarray,
+    sg: Segments,
+) -> tuple[list[int], list[int]]:
+    """``RtpStream._timestamp_steps`` of each stream: (usual step, anomalies). ``step``:
+    each packet's sequence number minus the previous packet's (uint16)."""
+    count = sg.count
+    events = np.zeros((count, 256), dtype=bool)  # by stream and payload type (uint8)
+    for g, s in enumerate(group):
+        for e in s.timestamp_events():
+            if 0 <= e < 256:
+                events[g, e] = True
+    ok = step == 1
+    ok[1:] &= pt[1:] == pt[:-1]
+    ok &= ~marker
+    ok[sg.first] = False
+    used: np.ndarray = np.any(events, axis=0)
+    if used.any():  # packets of an event type: left out where it is their stream's
+        maybe = np.flatnonzero(used[pt] & ok)
+        ok[maybe[events[sg.id[maybe], pt[maybe]]]] = False
+    steps = np.empty(sg.n, dtype=np.uint32)
+    steps[0] = 0
+    np.subtract(ts[1:], ts[:-1], out=steps[1:])  # (uint32: the difference wraps)
+    counted = sg.count_true(ok)
+    step_of = np.zeros(count, dtype=np.int64)
+    bounds = sg.bounds.tolist()
+    for g in np.flatnonzero(counted).tolist():  # the usual step of the first 512
+        lo, hi = bounds[g], bounds[g + 1]
+        end = min(hi, lo + 1024)
+        while True:
+            part = steps[lo:end][ok[lo:end]]
+            if part.size >= 512 or end == hi:
+                break
+            end = min(hi, lo + 4 * (end - lo))
+        step_of[g] = _mode(part[:512].astype(np.int64))
+    off = steps != sg.rep(step_of.astype(np.uint32))
+    off &= ok
+    anomalies = sg.count_true(off)
+    for g in np.flatnonzero(anomalies * 2 > counted).tolist():  # not the usual step
+        lo, hi = bounds[g], bounds[g + 1]
+        part = steps[lo:hi][ok[lo:hi]].astype(np.int64)
+        step_of[g] = _mode(part)
+        anomalies[g] = np.count_nonzero(part != step_of[g])
+    return step_of.tolist(), anomalies.tolist()

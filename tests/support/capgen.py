@@ -467,3 +467,19 @@ def tcp_frame(
     flags: int = 0x18,
 ) -> Frame:
     return Frame(t_ns, link(ETHERNET, ip_tcp(src, dst, sport, dport, seq, payload, flags)))
+
+
+def pathology_specs(count: int) -> list[StreamSpec]:
+    """Six streams each with one of the faults every stream reader must survive: jitter,
+    loss, duplicates, reordering, a sequence wrap and a timestamp wrap (10.0.0.1 ->
+    10.0.0.2, ports 40000-40052, SSRCs 1-6)."""
+    s: dict[str, Any] = {"src": "10.0.0.1", "dst": "10.0.0.2", "count": count,
+                         "jitter_us": 600}
+    return [
+        StreamSpec(sport=40000, dport=40002, ssrc=1, seed=1, **{**s, "jitter_us": 3000}),
+        StreamSpec(sport=40010, dport=40012, ssrc=2, seed=2, loss=0.05, **s),
+        StreamSpec(sport=40020, dport=40022, ssrc=3, seed=3, dup=0.05, **s),
+        StreamSpec(sport=40030, dport=40032, ssrc=4, seed=4, reorder=0.05, **s),
+        StreamSpec(sport=40040, dport=40042, ssrc=5, seed=5, seq0=65400, **s),  # seq wrap
+        StreamSpec(sport=40050, dport=40052, ssrc=6, seed=6, ts0=2**32 - 20000, **s),  # ts wrap
+    ]

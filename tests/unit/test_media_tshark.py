@@ -27,6 +27,7 @@ from tests.support.capgen import (
     StreamSpec,
     merge,
     our_rows,
+    pathology_specs,
     rtp,
     rtp_event,
     sdp,
@@ -58,12 +59,7 @@ def assert_same(
 def _pathologies() -> list[StreamSpec]:
     s = {"src": "10.0.0.1", "dst": "10.0.0.2", "count": 400, "jitter_us": 600}
     return [
-        StreamSpec(sport=40000, dport=40002, ssrc=1, seed=1, **{**s, "jitter_us": 3000}),
-        StreamSpec(sport=40010, dport=40012, ssrc=2, seed=2, loss=0.05, **s),
-        StreamSpec(sport=40020, dport=40022, ssrc=3, seed=3, dup=0.05, **s),
-        StreamSpec(sport=40030, dport=40032, ssrc=4, seed=4, reorder=0.05, **s),
-        StreamSpec(sport=40040, dport=40042, ssrc=5, seed=5, seq0=65400, **s),  # seq wrap
-        StreamSpec(sport=40050, dport=40052, ssrc=6, seed=6, ts0=2**32 - 20000, **s),  # ts wrap
+        *pathology_specs(400),
         StreamSpec(
             sport=40060,
             dport=40062,
