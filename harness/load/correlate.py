@@ -53,8 +53,9 @@ class LegMessages:
             return self.start
         return invites[-1] if self.side == "phone" else invites[0]
 
-    def gateway_rtp_port(self) -> int | None:
-        """The port the gateway offered or answered for RTP on this leg (its first SDP)."""
+    def gateway_rtp_offer(self) -> tuple[int, float] | None:
+        """The port the gateway offered or answered for RTP on this leg (its first SDP),
+        and when that SDP went out."""
         for m in self.messages:
             if m.sender != ASTERISK or not m.msg.body:
                 continue
@@ -63,7 +64,7 @@ class LegMessages:
             except ValueError:
                 continue
             if sdp is not None and sdp.audio is not None:
-                return sdp.audio.port
+                return sdp.audio.port, m.time
         return None
 
 
@@ -114,30 +115,43 @@ def dialog_legs(messages: Iterable[CapturedSip]) -> list[LegMessages]:
 
 
 class _StreamIndex:
-    """RTP streams by the gateway's (address, port) they were sent from or to."""
+    """RTP streams by the gateway's (address, port) they were sent from or to, and which
+    leg owns a port when: the gateway reuses its RTP ports, so a port belongs to the leg
+    whose SDP announced it last (a stream that starts after a later leg announced the same
+    port is that leg's, even within this leg's slack)."""
 
-    def __init__(self, streams: Sequence[RtpStream], gateway: str) -> None:
+    def __init__(self, streams: Sequence[RtpStream], gateway: str,
+                 legs: Sequence[LegMessages]) -> None:
         self.by_port: dict[int, list[RtpStream]] = defaultdict(list)
         for s in streams:
             if s.dst == gateway:
                 self.by_port[s.dst_port].append(s)
             elif s.src == gateway:
                 self.by_port[s.src_port].append(s)
+        self.offers = {id(leg): leg.gateway_rtp_offer() for leg in legs}
+        self.announced: dict[int, list[float]] = defaultdict(list)
+        for offer in self.offers.values():
+            if offer is not None:
+                self.announced[offer[0]].append(offer[1])
+        for times in self.announced.values():
+            times.sort()
 
     def of(self, leg: LegMessages) -> list[RtpStream]:
-        port = leg.gateway_rtp_port()
-        if port is None:
+        offer = self.offers.get(id(leg))
+        if offer is None:
             return []
+        port, at = offer
+        later = next((t for t in self.announced[port] if t > at), float("inf"))
         lo, hi = leg.start - STREAM_SLACK_S, leg.end + STREAM_SLACK_S
         return [s for s in self.by_port.get(port, [])
-                if lo <= float(s.time[0]) and float(s.time[-1]) <= hi]
+                if lo <= float(s.time[0]) < later and float(s.time[-1]) <= hi]
 
 
 def correlate(messages: Iterable[CapturedSip], streams: Sequence[RtpStream],
               gateway_address: str) -> list[CorrelatedCall]:
     """The calls of a load capture, in order of their first message."""
     legs = dialog_legs(messages)
-    index = _StreamIndex(streams, gateway_address)
+    index = _StreamIndex(streams, gateway_address, legs)
     media = {id(leg): index.of(leg) for leg in legs}
     phones = [leg for leg in legs if leg.side == "phone"]
     lyncs = [leg for leg in legs if leg.side == "lync"]
