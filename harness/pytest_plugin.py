@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from harness.analysis.verdict import Verdict
     from harness.flows.run import CallPcap, CallRun
     from harness.gtalk import GtalkUser
+    from harness.topology.barrier import StartBarrier
     from harness.topology.config import TopologyConfig
     from harness.topology.topology import Topology
     from harness.topology.workers import WorkerLayout
@@ -277,8 +278,14 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     except (TopologyError, ConfigError) as exc:
         pytest.fail(str(exc), pytrace=False)
 
+    barrier = start_barrier(request.config)
+    if barrier is not None:
+        barrier.mark("starting")
+
     def give_up(why: str) -> NoReturn:
         """The session's one verdict; the topology goes (unless kept) without a second."""
+        if barrier is not None:
+            barrier.mark("failed")
         if not opts.keep_topology:
             try:
                 topo.down()
@@ -297,9 +304,17 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     trunk_problem = topo.gateway.trunk_problem()
     if trunk_problem is not None:
         give_up(trunk_problem)
+    if barrier is not None:
+        barrier.mark("up")
+        late = barrier.wait(BARRIER_TIMEOUT_S)
+        if late and reporter is not None:
+            reporter.write_line(f"sip-harness: calls start while the topologies of {late} "
+                                f"are still coming up (waited {BARRIER_TIMEOUT_S:g} s)")
     request.config.stash[TOPOLOGY_KEY] = topo
     yield topo
     del request.config.stash[TOPOLOGY_KEY]
+    if barrier is not None:
+        barrier.clear()
     if opts.keep_topology:
         return
     try:
@@ -307,6 +322,25 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
     except TopologyError as exc:  # pragma: no cover - reported, not raised, at the end
         if reporter is not None:
             reporter.write_line(f"sip-harness: taking the topology down failed: {exc}")
+
+
+# pytest -n N: how long a worker whose topology is up waits for the others' (the longest
+# measured start, 4 topologies on 2 cores, was about 20 s)
+BARRIER_TIMEOUT_S = 60.0
+
+
+def start_barrier(config: pytest.Config) -> StartBarrier | None:
+    """A pytest-xdist worker's barrier against calls during other workers' start-up
+    (harness/topology/barrier.py); None outside pytest -n N."""
+    from harness.topology.barrier import StartBarrier
+    from harness.topology.workers import WORKERS_FOLDER
+
+    info = getattr(config, "workerinput", None)
+    if not info or "testrunuid" not in info:
+        return None
+    reports = config.stash[CONFIG_KEY].reports_dir
+    return StartBarrier(reports / WORKERS_FOLDER, str(info["testrunuid"]),
+                        str(info["workerid"]))
 
 
 def check_gateway_config(config: TopologyConfig) -> list[str]:

@@ -44,6 +44,9 @@ __all__ = [
 
 Driver = Literal["pjsip", "chan_sip"]
 DRIVERS: tuple[Driver, ...] = ("pjsip", "chan_sip")
+# how long the gateway's own qualify may take to report: res_pjsip's qualify_timeout
+# default (3 s) and a margin
+OWN_QUALIFY_S = 4.0
 
 _CHAN_SIP_STATUS = re.compile(r"^(OK|LAGGED) \((\d+) ms\)$")
 _PJSIP_UP = frozenset({"reachable", "avail", "available"})
@@ -302,6 +305,16 @@ class GatewayAdapter:
         state = self.peer_state(name)
         if state.reachable:
             return state
+        if state.reachable is None:
+            # No answer yet: the gateway's own first qualify may be in flight. A qualify
+            # asked meanwhile made Asterisk 22 time its first one out although answered,
+            # and call the trunk Unreachable until the next, 60 s later (seen at -n 4 on
+            # 2 cores); so its own result is awaited first.
+            self.client.wait_for(self._status_event(name),
+                                 min(OWN_QUALIFY_S, max(0.0, deadline - time.monotonic())))
+            state = self.peer_state(name)
+            if state.reachable:
+                return state
         self.qualify(name)
         while not state.reachable:
             remaining = deadline - time.monotonic()

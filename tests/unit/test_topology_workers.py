@@ -71,3 +71,24 @@ def test_a_verdict_survives_the_trip_from_worker_to_controller(tmp_path: Path) -
     back = Verdict.from_dict(verdict.as_dict())
     assert back == verdict
     assert [r.line() for r in back.failures] == [r.line() for r in verdict.failures]
+
+
+def test_start_barrier_waits_for_every_topology_that_started(tmp_path: Path) -> None:
+    from harness.topology.barrier import StartBarrier
+
+    gw0, gw1, gw2 = (StartBarrier(tmp_path, "run1", f"gw{k}") for k in range(3))
+    old_run = StartBarrier(tmp_path, "run0", "gw3")
+    old_run.mark("starting")  # a previous run's marker is never waited for
+    gw0.mark("starting")
+    gw1.mark("starting")
+    gw0.mark("up")
+    assert gw0.pending() == ["gw1"]  # gw2 runs no topology test: not waited for
+    assert gw0.wait(0.2) == ["gw1"]  # bounded: the still pending after the timeout
+    gw1.mark("failed")
+    assert gw0.wait(5) == []
+    gw2.mark("starting")
+    assert gw0.pending() == ["gw2"]
+    gw2.clear()
+    assert gw0.pending() == []
+    with pytest.raises(ValueError):
+        gw0.mark("ready")
