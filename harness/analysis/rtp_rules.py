@@ -2,8 +2,8 @@
 
 Seed step 7 (media both ways once answered), 8 (none while held, after the hold's 200/ACK
 and a small margin), 9 (back after the resume), 12 (none after the BYE's 200); RFC 3550:
-one SSRC per direction, sequence +1, timestamp +160 per 20 ms PCMU packet, payload type 0;
-and the RTP really goes where the receiver's c= and m= lines said.
+one SSRC per direction and talk spell, sequence +1, timestamp +160 per 20 ms PCMU packet,
+payload type 0; and the RTP really goes where the receiver's c= and m= lines said.
 
 Where the gateway relays one leg's RTP to the other (``check_call_media``), a gap or a
 timestamp jump it copied from the stream it relays is that stream's sender's, judged on the
@@ -252,19 +252,35 @@ def check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes,
     v.check("7", leg, f"RTP {who} payload type", pts == [0] or pts == [0, 101],
             "0 (PCMU), with 101 for DTMF",
             str(pts))
-    # One SSRC once the call is up. Asterisk may send a packet or two of its own as the
-    # answer goes through, before its bridge relays the far end's stream (seen: one packet
-    # 1.5 ms after the 200 OK): the same margin as the other checks applies, and what it
-    # hides is noted in the verdict.
-    settled = d.time > t.answered + MARGIN_S
-    ssrcs = sorted({int(x) for x in d.ssrc[settled]})
-    v.check("7", leg, f"RTP {who} SSRC", len(ssrcs) == 1,
-            f"one SSRC for the direction from {MARGIN_S * 1000:.0f} ms after the answer",
-            ", ".join(f"0x{x:08X}" for x in ssrcs) or "no packets")
-    early = sorted(set(d.ssrcs) - set(ssrcs))
+    # One SSRC per talk spell (RFC 3550 5.1: one source's packets share one sequence and
+    # timestamp space): from the answer, and again from the resume, a new offer/answer after
+    # which a gateway may start a new source (Asterisk does when its native RTP bridge comes
+    # back after the hold and relays the far end's SSRC). Asterisk may also send a packet or
+    # two of its own as the answer goes through, before its bridge relays the far end's
+    # stream (seen: one packet 1.5 ms after the 200 OK): the same margin as the other checks
+    # applies at each spell's start, and what it hides is noted in the verdict.
+    spells = [(t.answered, t.resumed)]
+    if t.resumed is not None:
+        spells.append((t.resumed, None))
+    seen: list[list[int]] = []
+    for n, (start, until) in enumerate(spells):
+        sel = _window(d, start + MARGIN_S, until)
+        ssrcs = list(dict.fromkeys(int(x) for x in d.ssrc[sel]))
+        seen.append(ssrcs)
+        v.check("7" if n == 0 else "9", leg, f"RTP {who} SSRC" if n == 0 else
+                f"RTP {who} SSRC after the resume", len(ssrcs) == 1,
+                f"one SSRC for the direction from {MARGIN_S * 1000:.0f} ms after the "
+                f"{'answer' if n == 0 else 'resume'}",
+                ", ".join(f"0x{x:08X}" for x in ssrcs) or "no packets")
+    if len(seen) == 2 and len(seen[0]) == 1 and len(seen[1]) == 1 and seen[0] != seen[1]:
+        v.note(f"RTP {who} on the {leg} leg: a new source after the resume, SSRC "
+               f"0x{seen[0][0]:08X} then 0x{seen[1][0]:08X} (RFC 3550 8: the receiver "
+               f"takes it as a new participant)")
+    counted = {x for spell in seen for x in spell}
+    early = sorted(set(d.ssrcs) - counted)
     if early:
         v.note(f"RTP {who} on the {leg} leg: SSRC {', '.join(f'0x{x:08X}' for x in early)} only "
-               f"within {MARGIN_S * 1000:.0f} ms of the answer "
+               f"within {MARGIN_S * 1000:.0f} ms of the answer or resume "
                f"({int(np.isin(d.ssrc, early).sum())} packets)")
     if t.held is not None and t.resumed is not None:
         held = _window(d, t.held + MARGIN_S, t.resumed - MARGIN_S)

@@ -39,7 +39,7 @@ from harness.roles import ASTERISK, MEDIATION, SOFTPHONE
 
 # rtp_rules' subjects: "RTP A -> B loss (0x...)", "RTP A -> B sequence", ...
 _RTP_CHECK = re.compile(r"RTP (.+ -> .+?) (loss|sequence|timestamp|spacing|payload type|SSRC)"
-                        r"(?: \(0x[0-9A-F]+\))?$")
+                        r"(?: after the resume)?(?: \(0x[0-9A-F]+\))?$")
 # --hold: a pause this long in one direction is the hold (the talk resumes after it)
 HOLD_PAUSE_S = 0.3
 

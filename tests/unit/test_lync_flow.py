@@ -3,6 +3,7 @@ with one real fault each (a packet dropped with scapy): each fault fails the rig
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from harness.analysis.legs import LYNC_LEG
@@ -114,6 +115,43 @@ def test_a_second_ssrc_mid_call_fails_the_ssrc_check(tmp_path):
     v = verdict_of(out)
     failed = {(r.step, r.leg, r.subject): r for r in v.failures}
     key = ("7", PHONE_LEG, "RTP Asterisk -> Softphone SSRC")
+    assert key in failed and "0x12345678" in failed[key].actual, v.report()
+
+
+def _with_ssrc(tmp_path: Path, pick) -> Path:
+    """The capture with the SSRC of the Asterisk -> Softphone RTP packets ``pick`` chooses
+    (from their indexes, in two lists: before and after the hold) set to 0x12345678."""
+    from scapy.all import IP, UDP, rdpcap, wrpcap  # type: ignore[import-untyped]
+    packets = rdpcap(str(CAPTURE))
+    rtp = [i for i, p in enumerate(packets)
+           if UDP in p and p[IP].dst == "192.168.100.40" and p[UDP].dport == 6000]
+    gaps = [float(packets[b].time - packets[a].time) for a, b in pairwise(rtp)]
+    hold = gaps.index(max(gaps)) + 1  # the hold is the longest silence
+    for i in pick(rtp[:hold], rtp[hold:]):
+        victim = packets[i]
+        raw = bytearray(bytes(victim[UDP].payload))
+        raw[8:12] = b"\x12\x34\x56\x78"
+        victim[UDP].remove_payload()
+        victim[UDP].add_payload(bytes(raw))
+        del victim[IP].chksum, victim[UDP].chksum, victim[IP].len, victim[UDP].len
+    out = tmp_path / "ssrc.pcap"
+    wrpcap(str(out), packets)
+    return out
+
+
+def test_a_new_ssrc_from_the_resume_on_is_a_new_source_noted(tmp_path):
+    """Asterisk relays another source after the hold (its native bridge coming back): one
+    SSRC in each talk spell passes, and the verdict names the change."""
+    v = verdict_of(_with_ssrc(tmp_path, lambda before, after: after))
+    assert v.ok, v.report()
+    assert any("a new source after the resume" in n and "0x12345678" in n for n in v.notes), \
+        v.report()
+
+
+def test_a_second_ssrc_inside_the_resumed_talk_fails_step_9(tmp_path):
+    v = verdict_of(_with_ssrc(tmp_path, lambda before, after: after[len(after) // 2:]))
+    failed = {(r.step, r.leg, r.subject): r for r in v.failures}
+    key = ("9", PHONE_LEG, "RTP Asterisk -> Softphone SSRC after the resume")
     assert key in failed and "0x12345678" in failed[key].actual, v.report()
 
 
