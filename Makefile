@@ -21,7 +21,8 @@ callflow: setup
 # (call flows, integration, security) again on the seed's own chan_sip configuration
 # (Asterisk 16), in reports/$(SECOND)/; then
 # the call flows with baresip, a real phone, in X-Lite's place, in reports/baresip/. All
-# three run; any failing fails the target.
+# three run; any failing fails the target, and the failed tests of all three are listed at
+# the end (harness failures: first failing step and pcap).
 test: setup lint
 	$(PYTEST); first=$$?; \
 	$(PYTEST) -m "(callflow or integration or security) and not standalone" --gateway $(SECOND) \
@@ -30,6 +31,9 @@ test: setup lint
 	$(PYTEST) -m callflow --softphone baresip --reports-dir=reports/baresip \
 	  --junitxml=reports/baresip/junit.xml --alluredir=reports/baresip/allure-results; third=$$?; \
 	echo "make test: all tests (asterisk22-pjsip, SIPp) exit $$first; gateway suites on $(SECOND) exit $$second; call flows with baresip exit $$third"; \
+	[ $$first -eq 0 ] && [ $$second -eq 0 ] && [ $$third -eq 0 ] || \
+	  .venv/bin/harness failures $$(ls reports/junit.xml reports/$(SECOND)/junit.xml \
+	    reports/baresip/junit.xml 2>/dev/null); \
 	[ $$first -eq 0 ] && [ $$second -eq 0 ] && [ $$third -eq 0 ]
 
 # ruff and mypy (strict on sip/, capture/, analysis/ and the plugin: pyproject.toml).

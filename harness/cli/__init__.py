@@ -36,6 +36,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "harness.cli.merge",
         "merge CI shards' report folders: one junit.xml, one Allure result set, their pcaps",
     ),
+    "failures": (
+        "harness.cli.failures",
+        "list the failed tests of JUnit files with their first failing step and pcap",
+    ),
 }
 
 
