@@ -227,7 +227,7 @@ class GatewayAdapter:
             if registers:
                 self.client.drain_events()
             out = self.cli(f"module reload {module}")
-            if "reloaded successfully" not in out:
+            if "reloaded successfully" not in out and "Reloading" not in out:
                 raise GatewayError(f"Asterisk did not reload {module}: {out.strip()}")
             if registers and self.client.wait_for(_sip_registry, SIP_RELOAD_S) is None:
                 raise GatewayError(

@@ -97,18 +97,22 @@ class GatewayControl:
 
     def reload(self, modules: tuple[str, ...] | None = None) -> None:
         """Renders the run copy of the configuration into the gateway's /etc/asterisk and
-        reloads `modules` (the profile's by default). `module reload` returns once the
-        module has reloaded, so a call placed afterwards meets the new configuration."""
+        reloads `modules` (the profile's by default). Returns once each module has
+        reloaded (harness.gateway.adapter: chan_sip's, which finishes later, awaited), so
+        a call placed afterwards meets the new configuration."""
+        from harness.gateway.ami_client import AmiError
+
         prof = self._own_profile("reloading its configuration")
         render = self.engine.exec(
             self.config.project, "asterisk", ["/usr/local/bin/entrypoint.sh", "render"]
         )
         if render.exit_code != 0:
             raise TopologyError(f"rendering the gateway's configuration failed: {render.stderr}")
-        for module in modules or prof.reload_modules:
-            out = self.cli(f"module reload {module}")
-            if "reloaded successfully" not in out and "Reloading" not in out:
-                raise TopologyError(f"reloading {module} failed: {out.strip()}")
+        try:
+            self.adapter().reload(modules or prof.reload_modules)
+        except AmiError as exc:
+            self.close()
+            raise TopologyError(f"reloading the gateway's configuration failed: {exc}") from None
 
     def register_again(self) -> None:
         """Restarts the gateway's Skype for SIP registration (a fresh, challenged REGISTER)."""
