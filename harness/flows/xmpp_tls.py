@@ -13,7 +13,6 @@ account).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,12 +23,12 @@ from harness.capture.capture import Capture
 from harness.capture.table import PROTO_TCP
 from harness.capture.xmpp import XMPP_C2S_PORT, extract_xmpp
 from harness.flows.run import CallPcap, CallRun, verdict_of
+from harness.flows.xmpp_account import ACCOUNT, wait_connected
 from harness.roles import ASTERISK
 
 if TYPE_CHECKING:
     from harness.topology.topology import Topology
 
-ACCOUNT = "gtalk_account"
 STEP = "xmpp-tls"
 LEG = "XMPP (Asterisk's account)"
 XMPP_SERVER = "XMPP server"
@@ -50,43 +49,26 @@ class SignInRun(CallRun):
     server: str = ""  # the XMPP server's
 
 
-def connection_state(topology: Topology) -> str:
-    """The account's state in `xmpp show connections` (Connected, Connecting, ...)."""
-    return str(topology.gateway.adapter().xmpp_connections().get(ACCOUNT, "no such account"))
-
-
-def wait_connected(topology: Topology, timeout_s: float) -> str:
-    """Polls the account's state (res_xmpp reports no event) until Connected or timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        state = connection_state(topology)
-        if state == "Connected" or time.monotonic() > deadline:
-            return state
-        time.sleep(0.25)
-
-
 def sign_in(topology: Topology, pcap: CallPcap) -> SignInRun:
     """Asterisk's account signs in again while ``pcap`` records."""
     cfg = topology.config
     run = SignInRun("Asterisk signs in to the Google Talk service (jabber.conf usetls=yes)",
                     pcap, None, None, cfg.roles(), {},
                     gateway=cfg.address("asterisk"), server=cfg.address("xmpp"))
-    conf = cfg.asterisk_fixtures / "xmpp.conf"
-    original = conf.read_text()
     section = f"[{ACCOUNT}]\n"
-    if section not in original:
+    if section not in (cfg.asterisk_fixtures / "xmpp.conf").read_text():
         run.problems.append(f"xmpp.conf has no {section.strip()} section to sign in with")
         pcap.stop()
         return run
-    conf.write_text(original.replace(section, f"{section}priority=2\n", 1))
     try:
-        topology.reload_asterisk_fixtures(modules=("res_xmpp.so",))
-        run.state = wait_connected(topology, _SIGN_IN_S)
+        with topology.gateway_config_edited(
+                "xmpp.conf", lambda text: text.replace(section, f"{section}priority=2\n", 1),
+                ("res_xmpp.so",)):
+            run.state = wait_connected(topology, _SIGN_IN_S)
+            pcap.stop()
     finally:
         pcap.stop()
-        conf.write_text(original)
-        topology.reload_asterisk_fixtures(modules=("res_xmpp.so",))
-        again = wait_connected(topology, _SIGN_IN_S)
+    again = wait_connected(topology, _SIGN_IN_S)
     if again != "Connected":
         run.problems.append(f"the account did not sign in again with its own lines: {again}")
     return run
@@ -134,5 +116,4 @@ def verify(run: SignInRun) -> Verdict:
     return verdict_of(run, check)
 
 
-__all__ = ["NO_TLS_22", "STEP", "SignInRun", "connection_state", "sign_in", "verify",
-           "wait_connected"]
+__all__ = ["NO_TLS_22", "STEP", "SignInRun", "sign_in", "verify"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +112,25 @@ class Topology:
         """Re-renders the run copy of the configuration and reloads `modules` (the
         profile's by default): a test swapped a file."""
         self.gateway.reload(modules)
+
+    @contextmanager
+    def gateway_config_edited(self, file: str, edit: Callable[[str], str],
+                              modules: tuple[str, ...]) -> Iterator[None]:
+        """For the length of the block, the run copy's ``file`` as ``edit`` makes it,
+        rendered and ``modules`` reloaded; then the file as it was, reloaded again (also
+        when the block or the first reload failed)."""
+        conf = self.config.asterisk_fixtures / file
+        original = conf.read_text()
+        edited = edit(original)
+        if edited == original:
+            raise TopologyError(f"{file} no longer has the lines this edit changes")
+        conf.write_text(edited)
+        try:
+            self.reload_asterisk_fixtures(modules)
+            yield
+        finally:
+            conf.write_text(original)
+            self.reload_asterisk_fixtures(modules)
 
     def mediation_behaviour(self, **behaviour: Any) -> Any:
         return self._behaviour(self.mediation, behaviour)

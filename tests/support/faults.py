@@ -23,16 +23,11 @@ def broken_fixture(topology: Topology, fault_name: str) -> Iterator[None]:
     if fault is None:
         pytest.skip(f"{profile.name} has no setting for the fault "
                     f"{fault_name!r} (harness/gateway/profiles.py says why)")
-    conf = topology.config.asterisk_fixtures / fault.file
-    original = conf.read_text()
-    broken = original
-    for old, new in fault.replacements:
-        broken = broken.replace(old, new)
-    assert broken != original, f"{fault.file} no longer has the lines this test breaks"
-    conf.write_text(broken)
-    topology.reload_asterisk_fixtures(modules=fault.reload)
-    try:
+
+    def broken(text: str) -> str:
+        for old, new in fault.replacements:
+            text = text.replace(old, new)
+        return text
+
+    with topology.gateway_config_edited(fault.file, broken, fault.reload):
         yield
-    finally:
-        conf.write_text(original)
-        topology.reload_asterisk_fixtures(modules=fault.reload)
