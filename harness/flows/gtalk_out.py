@@ -15,7 +15,6 @@ Motif channel.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -32,6 +31,7 @@ from harness.flows.gtalk_session import (
     media_address,
 )
 from harness.flows.run import CallPcap, Simulators, last_call, prepare, verdict_of
+from harness.flows.xmpp_account import ACCOUNT, wait_buddy
 from harness.gtalk import GtalkError
 from harness.gtalk.phone import Answering
 from harness.roles import ASTERISK, MEDIATION, SOFTPHONE
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["answer", "decline", "offline", "ring"]
 Caller = Literal["lync", "softphone"]
-ACCOUNT = "gtalk_account"
 VIEWS = "views"
 
 
@@ -54,27 +53,6 @@ class OutRun(GtalkRun):
     caller: Caller = "lync"
     # the seed's troubleshooting views as read: what, expected, seen
     views: list[tuple[str, str, str, bool]] = field(default_factory=list)
-
-
-def buddy_state(topology: Topology) -> tuple[str, bool, bool]:
-    """(connection state, Sara listed, a Jingle-capable resource of hers) over AMI."""
-    adapter = topology.gateway.adapter()
-    state = adapter.xmpp_connections().get(ACCOUNT, "no such account")
-    buddies = adapter.xmpp_buddies().get(ACCOUNT, {})
-    resources = buddies.get(SARA_JID)
-    return state, resources is not None, any(r.jingle for r in resources or [])
-
-
-def wait_buddy(topology: Topology, capable: bool, timeout_s: float = 8.0) -> tuple[str, bool,
-                                                                                  bool]:
-    """Polls `xmpp show buddies` (res_xmpp sends no event for a resource's capabilities)
-    until Sara's resource is Jingle-capable (or gone, ``capable=False``)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        seen = buddy_state(topology)
-        if (seen[0] == "Connected" and seen[2] == capable) or time.monotonic() > deadline:
-            return seen
-        time.sleep(0.2)
 
 
 def lync_calls_sara(topology: Topology, pcap: CallPcap, user: GtalkUser, mode: Mode = "answer",
@@ -140,7 +118,8 @@ def calls_sara(topology: Topology, pcap: CallPcap, user: GtalkUser, mode: Mode,
 
 
 def _views_before(topology: Topology, run: OutRun) -> None:
-    state, listed, capable = wait_buddy(topology, capable=run.mode != "offline")
+    seen = wait_buddy(topology, SARA_JID, capable=run.mode != "offline")
+    state, listed, capable = seen.state, seen.listed, seen.capable
     run.views += [
         ("xmpp show connections", f"{ACCOUNT} Connected", state, state == "Connected"),
         ("xmpp show buddies", f"{SARA_JID} listed", str(listed), listed),
@@ -238,5 +217,5 @@ def _caller_leg(v: Verdict, capture: Capture, run: OutRun, leg: Leg,
     return None
 
 
-__all__ = ["LYNC_LEG", "OutRun", "buddy_state", "calls_sara", "lync_calls_sara",
-           "phone_calls_sara", "verify", "wait_buddy"]
+__all__ = ["LYNC_LEG", "OutRun", "calls_sara", "lync_calls_sara", "phone_calls_sara",
+           "verify"]

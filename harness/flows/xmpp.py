@@ -24,7 +24,7 @@ from harness.flows.gtalk_session import (
     trunk_media,
 )
 from harness.flows.run import CallPcap, Simulators, last_call, prepare, verdict_of
-from harness.flows.xmpp_tls import wait_connected
+from harness.flows.xmpp_account import wait_connected
 from harness.gtalk import GtalkError
 from harness.roles import ASTERISK
 
