@@ -24,6 +24,10 @@ class Fault:
     file: str
     replacements: tuple[tuple[str, str], ...]
     reload: tuple[str, ...]
+    # A CLI view and a pattern it shows while the gateway runs with the fault. chan_sip's
+    # `module reload` returns before its monitor thread has reloaded sip.conf, so the
+    # harness reads this view until the fault shows (and, restored, no longer does).
+    applied: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,12 @@ _PJSIP = GatewayProfile(
     },
 )
 
+# What chan_sip's views show once its monitor thread has reloaded sip.conf with a fault
+_PEER_TRANSPORT_UDP = r"(?m)^\s*Prim\.Transp\.\s*:\s*UDP"
+_PEER_DTMF_INBAND = r"(?m)^\s*DTMFmode\s*:\s*inband"
+_PEER_ALLOWS_ALAW = r"(?m)^\s*Codecs\s*:.*alaw"
+_GUESTS_ALLOWED = r"(?m)^\s*Allow unknown access:\s*Yes"
+
 _CHANSIP = GatewayProfile(
     name="asterisk16-chansip",
     title="Asterisk 16 (Debian bullseye), the seed's own sip.conf on chan_sip",
@@ -150,7 +160,8 @@ _CHANSIP = GatewayProfile(
     user_agent=r"Asterisk PBX 16\.",
     faults={
         "trunk-over-udp": Fault(
-            "sip.conf", (("transport = tcp", "transport = udp"),), ("chan_sip.so",)
+            "sip.conf", (("transport = tcp", "transport = udp"),), ("chan_sip.so",),
+            ("sip show peer to_lync", _PEER_TRANSPORT_UDP),
         ),
         "caller-id-not-set": Fault(
             "extensions.conf",
@@ -163,18 +174,21 @@ _CHANSIP = GatewayProfile(
         # into a 180 toward the caller by itself)
         # the seed's own line turned round: calls from hosts that are no peer
         "unauthenticated-calls": Fault(
-            "sip.conf", (("allowguest=no", "allowguest=yes"),), ("chan_sip.so",)
+            "sip.conf", (("allowguest=no", "allowguest=yes"),), ("chan_sip.so",),
+            ("sip show settings", _GUESTS_ALLOWED),
         ),
         # [to_lync] leaves dtmfmode at chan_sip's default, rfc2833
         "trunk-dtmf-inband": Fault(
             "sip.conf", (("qualify = yes\ntransport = tcp\n", "qualify = yes\ntransport = tcp\n"
-                          "dtmfmode = inband\n"),), ("chan_sip.so",)
+                          "dtmfmode = inband\n"),), ("chan_sip.so",),
+            ("sip show peer to_lync", _PEER_DTMF_INBAND),
         ),
         "trunk-allows-alaw": Fault(
             "sip.conf",
             (("qualify = yes\ntransport = tcp\n", "qualify = yes\ntransport = tcp\n"
               "allow = alaw\n"),),
             ("chan_sip.so",),
+            ("sip show peer to_lync", _PEER_ALLOWS_ALAW),
         ),
     },
 )

@@ -5,6 +5,8 @@ the configuration into the harness's own container)."""
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,9 @@ OWN_AMI = AmiLogin("harness", "harness-ami")
 # 1.5 s for chan_sip's while the machine was busy starting).
 TRUNK = "to_lync"
 TRUNK_WAIT_S = 20.0
+# how long a reloaded setting may take to show in the gateway's views, read this often
+VIEW_WAIT_S = 10.0
+VIEW_POLL_S = 0.05
 
 
 class GatewayNotAsked(TopologyError):
@@ -113,6 +118,20 @@ class GatewayControl:
         except AmiError as exc:
             self.close()
             raise TopologyError(f"reloading the gateway's configuration failed: {exc}") from None
+
+    def wait_view(self, command: str, pattern: str, shown: bool,
+                  timeout: float = VIEW_WAIT_S) -> None:
+        """Reads `command` every ``VIEW_POLL_S`` until `pattern` is found in it (``shown``)
+        or no longer is: for a change the gateway applies after `module reload` has
+        returned (chan_sip), which it announces by no event."""
+        deadline = time.monotonic() + timeout
+        while (re.search(pattern, self.cli(command)) is not None) != shown:
+            if time.monotonic() > deadline:
+                raise TopologyError(
+                    f"the gateway did not apply its reloaded configuration within {timeout:g} "
+                    f"s: `{command}` {'never showed' if shown else 'still shows'} "
+                    f"/{pattern}/ (see the Asterisk log)")
+            time.sleep(VIEW_POLL_S)
 
     def register_again(self) -> None:
         """Restarts the gateway's Skype for SIP registration (a fresh, challenged REGISTER)."""

@@ -115,10 +115,12 @@ class Topology:
 
     @contextmanager
     def gateway_config_edited(self, file: str, edit: Callable[[str], str],
-                              modules: tuple[str, ...]) -> Iterator[None]:
+                              modules: tuple[str, ...],
+                              shows: tuple[str, str] | None = None) -> Iterator[None]:
         """For the length of the block, the run copy's ``file`` as ``edit`` makes it,
         rendered and ``modules`` reloaded; then the file as it was, reloaded again (also
-        when the block or the first reload failed)."""
+        when the block or the first reload failed). ``shows``: a CLI view and a pattern
+        it shows once the edit is in force, awaited after each reload."""
         conf = self.config.asterisk_fixtures / file
         original = conf.read_text()
         edited = edit(original)
@@ -127,10 +129,14 @@ class Topology:
         conf.write_text(edited)
         try:
             self.reload_asterisk_fixtures(modules)
+            if shows is not None:
+                self.gateway.wait_view(*shows, shown=True)
             yield
         finally:
             conf.write_text(original)
             self.reload_asterisk_fixtures(modules)
+            if shows is not None:
+                self.gateway.wait_view(*shows, shown=False)
 
     def mediation_behaviour(self, **behaviour: Any) -> Any:
         return self._behaviour(self.mediation, behaviour)

@@ -29,5 +29,5 @@ def broken_fixture(topology: Topology, fault_name: str) -> Iterator[None]:
             text = text.replace(old, new)
         return text
 
-    with topology.gateway_config_edited(fault.file, broken, fault.reload):
+    with topology.gateway_config_edited(fault.file, broken, fault.reload, fault.applied):
         yield

@@ -156,9 +156,6 @@ class FakeSession:
                 return event
         return None
 
-    def drain_events(self) -> list[Event]:
-        return []
-
     def close(self) -> None:
         pass
 
@@ -219,34 +216,6 @@ def test_reload_must_say_reloaded():
     adapter = GatewayAdapter(FakeSession({"Command": [ok, missing]}), driver="pjsip")
     with pytest.raises(GatewayError, match="did not reload chan_nothing.so: No such module"):
         adapter.reload(("res_pjsip.so", "chan_nothing.so"))
-
-
-def _registry(entries: int) -> bytes:
-    items = b"".join(b"Event: RegistryEntry\r\nActionID: harness-1\r\nHost: skype\r\n\r\n"
-                     for _ in range(entries))
-    return (b"Response: Success\r\nActionID: harness-1\r\nEventList: start\r\n\r\n" + items
-            + b"Event: RegistrationsComplete\r\nActionID: harness-1\r\n"
-              b"EventList: Complete\r\n\r\n")
-
-
-_SIP_RELOADED = (b"Response: Success\r\nActionID: harness-1\r\nMessage: Command output follows"
-                 b"\r\nOutput: Module 'chan_sip.so' reloaded successfully.\r\n\r\n")
-
-
-def test_chan_sip_reload_returns_once_it_has_registered_again():
-    # chan_sip reloads in its monitor thread after `module reload` returns: done when the
-    # reload's REGISTER is answered (the Registry event), not before
-    session = FakeSession({"SIPshowregistry": [_registry(1)], "Command": [_SIP_RELOADED]},
-                          [hangup("x"), b"Event: Registry\r\nChannelType: SIP\r\n"
-                                        b"Status: Registered\r\n\r\n"])
-    GatewayAdapter(session, driver="chan_sip").reload(("chan_sip.so",))
-    assert not session.events, "returned before the Registry event"
-
-
-def test_chan_sip_reload_that_never_finishes_is_a_clear_error():
-    session = FakeSession({"SIPshowregistry": [_registry(1)], "Command": [_SIP_RELOADED]})
-    with pytest.raises(GatewayError, match="chan_sip did not re-register .* has not finished"):
-        GatewayAdapter(session, driver="chan_sip").reload(("chan_sip.so",))
 
 
 def test_unknown_action_names_the_module_question():

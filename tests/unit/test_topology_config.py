@@ -90,3 +90,18 @@ def test_an_external_gateway_is_where_its_address_says(monkeypatch):
     monkeypatch.setenv("HARNESS_GATEWAY_AMI", "admin")
     with pytest.raises(ConfigError, match="not USER:SECRET"):
         TopologyConfig.from_env()
+
+
+def test_every_fault_reloading_chan_sip_says_how_to_see_it_applied():
+    # chan_sip's `module reload` returns before sip.conf is reloaded (its monitor thread
+    # does it): a fault without a view to await would race the call placed after it
+    from harness.gateway.profiles import EXTERNAL, profile, profile_names
+
+    for name in profile_names():
+        if name == EXTERNAL:
+            continue
+        for fault_name, fault in profile(name).faults.items():
+            if "chan_sip.so" in fault.reload:
+                assert fault.applied is not None, f"{name} {fault_name}"
+                command, pattern = fault.applied
+                assert command.startswith("sip show ") and pattern, f"{name} {fault_name}"
