@@ -32,8 +32,8 @@ test: setup lint
 	  --junitxml=reports/baresip/junit.xml --alluredir=reports/baresip/allure-results; third=$$?; \
 	echo "make test: all tests (asterisk22-pjsip, SIPp) exit $$first; gateway suites on $(SECOND) exit $$second; call flows with baresip exit $$third"; \
 	[ $$first -eq 0 ] && [ $$second -eq 0 ] && [ $$third -eq 0 ] || \
-	  .venv/bin/harness failures $$(ls reports/junit.xml reports/$(SECOND)/junit.xml \
-	    reports/baresip/junit.xml 2>/dev/null); \
+	  .venv/bin/harness failures $$(for f in reports/junit.xml reports/$(SECOND)/junit.xml \
+	    reports/baresip/junit.xml; do [ -f $$f ] && echo $$f; done); \
 	[ $$first -eq 0 ] && [ $$second -eq 0 ] && [ $$third -eq 0 ]
 
 # ruff and mypy (strict on sip/, capture/, analysis/ and the plugin: pyproject.toml).
