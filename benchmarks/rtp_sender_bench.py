@@ -2,12 +2,14 @@
 
 Each run has two phases of ``--seconds`` each: idle, then with ``--burners`` CPU-bound
 processes spinning (by default two per CPU, as the suite at -n 4 loads a 2-core machine).
-In each phase three sender processes send a 20 ms PCMU stream over 127.0.0.1 at the same
+In each phase four sender processes send a 20 ms PCMU stream over 127.0.0.1 at the same
 time, so that all see the same load: ``RtpSession`` as it is now ("catch-up": after a
 stall it catches up a packet every 10 ms, and drops the packets whose slots passed only
-after a gap over 60 ms or 200 ms behind), the same with no catch-up ("skip": a packet goes
-in its own slot or not at all), and its send loop as it was before issue 14 ("before":
-the backlog of a stall sent at once, up to 200 ms of it). This process receives the
+after a gap over 60 ms or 200 ms behind), the same at the priority the simulators raise
+themselves to ("raised": nice -10, harness.rtp.priority; needs root), the same
+with no catch-up ("skip": a packet goes in its own slot or not at all), and its send loop
+as it was before issue 14 ("before": the backlog of a stall sent at once, up to 200 ms of
+it). This process receives the
 streams with the kernel's receive timestamps (SO_TIMESTAMPNS), so its own scheduling does
 not colour the figures, and reports per sender the spacing percentiles (p50, p99, p99.9,
 max), the gaps over 60 ms (the RTP checks' limit), the intervals under 5 ms (packets
@@ -47,9 +49,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.peers.common.rtp_session import PTIME_S, RtpSession  # noqa: E402
+from harness.rtp.priority import raise_priority  # noqa: E402
 
 LOCAL = "127.0.0.1"
-SENDERS = ("catch-up", "skip", "before")
+SENDERS = ("catch-up", "raised", "skip", "before")
 MAX_DELTA_MS = 60.0  # harness.analysis.rtp_rules.MAX_DELTA_S
 BUNCHED_MS = 5.0
 # Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS); the socket module does not name it.
@@ -89,6 +92,8 @@ class BeforeSession(RtpSession):
 
 
 async def send(kind: str, port: int, seconds: float) -> None:
+    if kind == "raised" and not raise_priority():
+        raise SystemExit("the raised sender needs the right to lower its nice value (root)")
     cls = BeforeSession if kind == "before" else RtpSession
     session = await cls.open(LOCAL, (0, 0), set())
     if kind == "skip":

@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from harness.gtalk.errors import GtalkTimeout
+from harness.rtp.priority import raise_priority
 
 T = TypeVar("T")
 
@@ -17,14 +18,19 @@ LOOP_GRACE_S = 5.0
 
 
 class LoopThread:
-    """An asyncio loop running in a daemon thread; ``call`` runs a coroutine there."""
+    """An asyncio loop running in a daemon thread; ``call`` runs a coroutine there.
+    ``raised``: the thread runs at the peers' raised priority where it may (it sends RTP
+    from a test worker's process, beside the worker's own analysis)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, raised: bool = False) -> None:
+        self.raised = raised
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        if self.raised:
+            raise_priority()  # not root: the default priority, as before
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 

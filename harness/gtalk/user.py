@@ -67,7 +67,7 @@ class GtalkUser:
         if self._used:
             raise RuntimeError(f"{self.jid}: one session per GtalkUser, make a new one")
         self._used = True
-        self._thread = LoopThread(f"gtalk-{self.jid}")
+        self._thread = LoopThread(f"gtalk-{self.jid}", raised=True)
         login = Login(self.jid, self.password, self.host, self.port, self.resource)
         try:
             self._thread.call(self._xmpp.start(login, self._own(), timeout), timeout)

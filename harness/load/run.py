@@ -22,6 +22,7 @@ from harness.load.records import LoadResult, RunInfo
 from harness.peers.client import ControlApiError, SimulatorClient
 from harness.topology.engine import ExecResult
 from harness.topology.errors import TopologyError
+from harness.topology.sipp import RAISED
 from harness.topology.topology import Topology
 
 SCENARIO = "load_uac.xml"
@@ -40,7 +41,7 @@ class LoadRun:
 def sipp_command(topology: Topology, plan: LoadPlan, folder: str) -> list[str]:
     cfg = topology.config
     return [
-        "sipp", f"{cfg.address('asterisk')}:5060", "-sf", f"/scenarios/{SCENARIO}",
+        *RAISED, "sipp", f"{cfg.address('asterisk')}:5060", "-sf", f"/scenarios/{SCENARIO}",
         "-s", "+14255550150", "-i", cfg.address("softphone"), "-p", "5060", "-t", "u1",
         "-r", f"{plan.rate:g}", "-rp", "1000", "-l", str(plan.concurrency),
         "-m", str(plan.calls), "-nostdin",

@@ -7,11 +7,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from harness.peers.common.stalls import GcWatch
+from harness.rtp.priority import raise_priority
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -119,8 +123,21 @@ def from_args(config_type: type[C], args: argparse.Namespace) -> C:
 
 
 async def serve_until_signalled(peer: Peer) -> None:
-    """Start ``peer``, wait for SIGINT or SIGTERM, close it."""
+    """Start ``peer`` at raised priority (harness.rtp.priority), wait for SIGINT
+    or SIGTERM, close it; log the collector's long pauses meanwhile
+    (harness.peers.common.stalls)."""
+    raise_priority(peer.log)
+    with GcWatch(peer.log):
+        await _serve(peer)
+
+
+async def _serve(peer: Peer) -> None:
     await peer.start()
+    # What start-up made (modules, classes, the simulator) is never garbage: frozen, the
+    # collector's full passes scan only what calls made since. A full pass over all of it
+    # held the Mediation Server simulator 39.6 ms in a 1000-call load run, pausing the RTP
+    # of every call up (four calls failed their 60 ms spacing rule at once).
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
