@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from harness.analysis.verdict import Verdict
 from harness.capture.capture import Capture
 from harness.load.correlate import CorrelatedCall, correlate
+from harness.load.machine import MachinePause, machine_pauses, stream_gaps
 from harness.load.records import CallRecord
 from harness.load.verify import check_call, record_of
 from harness.media.find import rtp_streams
@@ -34,10 +35,25 @@ def analyse(capture: Capture, roles: Roles, *, hold: bool,
     if gateway is None:
         raise ValueError("the roles name no gateway (Asterisk) address")
     named = [m.with_roles(roles) for m in capture.sip_messages() if m.message is not None]
-    calls = correlate(named, rtp_streams(capture), gateway)
+    streams = rtp_streams(capture)
+    calls = correlate(named, streams, gateway)
+    pauses = machine_pauses(streams)
     out: list[Analysed] = []
     for index, call in enumerate(calls, 1):
         verdict = check_call(call, capture, hold=hold, title=f"load call {index}")
-        out.append(Analysed(call, verdict, record_of(index, call, verdict, dict(by_address),
-                                                     hold=hold, received=received)))
+        record = record_of(index, call, verdict, dict(by_address), hold=hold,
+                           received=received)
+        if not record.verified:
+            record.machine_pause = _pause_in(call, pauses)
+        out.append(Analysed(call, verdict, record))
     return out
+
+
+def _pause_in(call: CorrelatedCall, pauses: list[MachinePause]) -> tuple[float, float] | None:
+    """(start, ms) of a machine pause that one of the call's RTP gaps falls in."""
+    for stream in call.streams:
+        for start, end in stream_gaps(stream.time):
+            for pause in pauses:
+                if pause.covers(start, end):
+                    return round(pause.start, 6), round(pause.ms, 2)
+    return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -83,6 +84,8 @@ class Summary:
     # of those, calls where the Mediation Server received every packet the capture says the
     # gateway sent it: that direction's loss is the capture's
     receiver_got_all: int
+    # failed calls with an RTP gap while the whole machine paused (harness.load.machine)
+    failed_in_machine_pause: int = 0
 
     @property
     def verified_share(self) -> float:
@@ -143,6 +146,7 @@ def summary(result: LoadResult) -> Summary:
         capture_dropped=dropped,
         loss_only_while_dropping=len(suspects),
         receiver_got_all=sum(1 for c in suspects if receiver_got_all(c)),
+        failed_in_machine_pause=sum(1 for c in calls if not c.verified and c.machine_pause),
     )
 
 
@@ -177,6 +181,12 @@ def report_text(result: LoadResult) -> str:
                      "which may be the capture's (for "
                      f"{s.receiver_got_all} of them the Mediation Server received every "
                      "packet the capture misses toward it)")
+    if s.failed_in_machine_pause:
+        pauses = sorted({c.machine_pause for c in result.calls if c.machine_pause})
+        lines.append(f"machine: {s.failed_in_machine_pause} failed calls had their RTP gap "
+                     "while every stream up paused at once, so the test machine paused, not "
+                     "one sender or the gateway: " + ", ".join(
+                         f"{_clock(t)} for {ms:.0f} ms" for t, ms in pauses))
     for run in result.runs:
         if run.faults:
             faults = ", ".join(f"{k}={v:g}" for k, v in run.faults.items())
@@ -189,9 +199,16 @@ def report_text(result: LoadResult) -> str:
             f = c.failure
             what = (f"step {f.step} [{f.leg}] {f.subject}: expected {f.expected}; actual "
                     f"{f.actual}" if f else "no failure recorded")
+            paused = (f" (the machine paused {c.machine_pause[1]:.0f} ms at "
+                      f"{_clock(c.machine_pause[0])})" if c.machine_pause else "")
             lines.append(f"  call {c.index} ({c.phone_call_id or '-'} / {c.lync_call_id or '-'})"
-                         f": {what}" + (f"\n      pcap: {c.pcap}" if c.pcap else ""))
+                         f": {what}{paused}" + (f"\n      pcap: {c.pcap}" if c.pcap else ""))
         hidden = s.failed - 20
         if hidden > 0:
             lines.append(f"  ... and {hidden} more failed calls (see the JSON)")
     return "\n".join(lines)
+
+
+def _clock(t: float) -> str:
+    """Epoch seconds as the UTC time of day, to the millisecond."""
+    return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}"

@@ -71,6 +71,9 @@ class CallRecord:
     # the Mediation Server's own count of RTP packets it received on this call: where the
     # capture misses packets the receiver got, the capture (tcpdump) dropped them
     mediation_rtp_received: int | None = None
+    # a failed call with a gap in its RTP while the whole machine paused (every stream up
+    # had one: harness.load.machine): epoch seconds and length of the pause
+    machine_pause: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,8 +83,10 @@ class CallRecord:
         data = dict(data)
         failure = data.pop("failure", None)
         directions = data.pop("directions", [])
+        pause = data.pop("machine_pause", None)
         return cls(**data, failure=Failure(**failure) if failure else None,
-                   directions=[Direction(**d) for d in directions])
+                   directions=[Direction(**d) for d in directions],
+                   machine_pause=(float(pause[0]), float(pause[1])) if pause else None)
 
 
 @dataclass
