@@ -65,7 +65,7 @@ def sign_in(topology: Topology, pcap: CallPcap) -> SignInRun:
                 "xmpp.conf", lambda text: text.replace(section, f"{section}priority=2\n", 1),
                 ("res_xmpp.so",)):
             run.state = wait_connected(topology, _SIGN_IN_S)
-            pcap.stop()
+            pcap.stop()  # before the restore signs the account in once more
     finally:
         pcap.stop()
     again = wait_connected(topology, _SIGN_IN_S)

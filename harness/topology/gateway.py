@@ -102,9 +102,10 @@ class GatewayControl:
 
     def reload(self, modules: tuple[str, ...] | None = None) -> None:
         """Renders the run copy of the configuration into the gateway's /etc/asterisk and
-        reloads `modules` (the profile's by default). Returns once each module has
-        reloaded (harness.gateway.adapter: chan_sip's, which finishes later, awaited), so
-        a call placed afterwards meets the new configuration."""
+        reloads `modules` (the profile's by default). Returns once `module reload` has
+        for each; chan_sip applies sip.conf later, in its own thread, so a caller that
+        needs the change in force awaits it with ``wait_view``
+        (``Topology.gateway_config_edited`` does)."""
         from harness.gateway.ami_client import AmiError
 
         prof = self._own_profile("reloading its configuration")

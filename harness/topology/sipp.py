@@ -14,12 +14,12 @@ from pathlib import Path
 from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine, ExecResult
 
-# SIPp's documented exit codes.
 # SIPp sends the softphone's RTP: at raised priority, as the simulators run
 # (harness/rtp/priority.py; the softphone container has CAP_SYS_NICE). Without
 # the right, nice says so on stderr and runs SIPp at the default priority.
 RAISED = ("nice", "-n", "-10")
 
+# SIPp's documented exit codes.
 EXIT_MEANINGS = {
     0: "all calls succeeded",
     1: "at least one call failed",
