@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -39,6 +40,31 @@ from pcapmerge import MergeError, merge_pcaps  # noqa: E402 (installed beside th
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
+# How long a stop waits for tcpdump to have read what the kernel holds for it, and how
+# often it looks.
+CATCH_UP_S = 2.0
+CATCH_UP_POLL_S = 0.001
+
+
+def caught_up(pid: int, timeout: float = CATCH_UP_S) -> bool:
+    """True once tcpdump sleeps: it has read every packet the kernel held for it (a packet
+    that arrives wakes it in the sender's own path, so a sleeping tcpdump has none
+    pending). SIGINT ends tcpdump with what it has read; what is still in the kernel's
+    ring is lost. Seen at pytest -n 4: the 486 that ended a call, sent before the harness
+    asked for the stop, missing from the pcap. The kernel gives no event for this; its
+    state is read every millisecond, for ``timeout`` at most."""
+    deadline = time.monotonic() + timeout
+    stat = Path(f"/proc/{pid}/stat")
+    while True:
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        if state == "S":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(CATCH_UP_POLL_S)
 
 
 class AgentError(Exception):
@@ -163,6 +189,7 @@ class Agent:
             cap = self.captures.pop(str(name), None)
         if cap is None:
             raise AgentError(404, f"no capture named {name} is running")
+        caught_up(cap.process.pid)
         cap.process.send_signal(signal.SIGINT)
         try:
             cap.process.wait(STOP_TIMEOUT_S)
