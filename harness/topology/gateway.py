@@ -26,6 +26,7 @@ TRUNK_WAIT_S = 20.0
 # how long a reloaded setting may take to show in the gateway's views, read this often
 VIEW_WAIT_S = 10.0
 VIEW_POLL_S = 0.05
+LOG_TAIL = 3  # lines of an exited gateway's output quoted
 
 
 class GatewayNotAsked(TopologyError):
@@ -162,15 +163,34 @@ class GatewayControl:
             state = self.adapter().wait_reachable(TRUNK, timeout=timeout)
         except (GatewayNotAsked, NoSuchPeer):  # a user's gateway may name its trunk otherwise
             return None
-        except AmiError as exc:
+        except (AmiError, TopologyError) as exc:
             self.close()
-            return f"the gateway could not be asked for its Lync trunk ({TRUNK}): {exc}"
+            gone = self.exited()
+            return (f"the gateway could not be asked for its Lync trunk ({TRUNK}): {exc}"
+                    + (f"; {gone}" if gone else ""))
         if state.reachable:
             return None
         return (f"the Lync trunk is unreachable, so no call was placed: the gateway says "
                 f"{state.summary()} after {timeout:g} s (seed: qualify=yes, and `sip show "
                 f"peers` lists to_lync OK). Check the Mediation Server's address, port "
                 f"5068 and transport=tcp in the gateway's configuration")
+
+    def exited(self) -> str | None:
+        """How the harness's own gateway ended, when its container is no longer running
+        (a crash right after start-up: Asterisk 22 exited so at pytest -n 4, its log ending
+        at "Loading chan_motif.so"); None while it runs, or for an external gateway."""
+        if self.config.external:
+            return None
+        found = self.engine.containers(self.config.project).get("asterisk")
+        if found is None:
+            return "the gateway's container is gone"
+        state = found.attrs.get("State", {})
+        if state.get("Status") == "running":
+            return None
+        last = found.logs(tail=LOG_TAIL).decode(errors="replace").strip().splitlines()
+        return (f"the gateway's container {state.get('Status', '?')} with code "
+                f"{state.get('ExitCode', '?')}" + (f"; its last output: {' | '.join(last)}"
+                                                    if last else ""))
 
     def _own_profile(self, what: str) -> GatewayProfile:
         prof = self.profile

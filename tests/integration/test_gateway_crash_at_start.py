@@ -1,0 +1,54 @@
+"""A gateway that dies right after the topology came up, before any call, is said in the
+session's setup output (how its container ended, its last output; pytest shows it with -rA
+or on a failure) and started once more; the flows then run against it. Nothing is left
+running afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.support.paths import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.standalone]
+
+ISOLATED = {
+    "HARNESS_PROJECT": "sipharness-crash",
+    "HARNESS_NET_PREFIX": "192.168.124",
+    "HARNESS_MEDIATION_PORT": "18468",
+    "HARNESS_CAPTURE_PORT": "18490",
+    "HARNESS_SKYPE_PORT": "18470",
+    "HARNESS_XMPP_PORT": "15622",
+    "HARNESS_AMI_PORT": "15438",
+    "HARNESS_PHONE_PORT": "18440",
+}
+TEST = "tests/callflow/test_gateway_state.py::test_trunk_is_qualified_and_answers"
+
+
+def test_a_gateway_dead_after_start_up_is_said_and_started_again(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "-p", "tests.support.kill_gateway_once", "-p",
+         "no:cacheprovider", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml",
+         TEST],
+        cwd=ROOT, env=dict(os.environ, **ISOLATED), capture_output=True, text=True,
+        timeout=600, check=False)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    said = [line for line in out.splitlines() if "exited right after start-up" in line]
+    assert said, out[-3000:]
+    assert "the gateway's container exited with code 137" in said[0], said[0]
+    assert said[0].endswith("; started again"), said[0]
+    assert "1 passed" in out
+    client = docker.from_env()
+    try:
+        left = [c.name for c in client.containers.list(all=True, ignore_removed=True)
+                if c.labels.get("com.docker.compose.project") == ISOLATED["HARNESS_PROJECT"]]
+    finally:
+        client.close()
+    assert left == []
