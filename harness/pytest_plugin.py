@@ -294,25 +294,13 @@ def topology(request: pytest.FixtureRequest) -> Iterator[Topology]:
         pytest.fail(why, pytrace=False)
 
     try:
-        topo.ensure_up()
+        trunk_problem = topo.ensure_up_with_trunk()
     except (TopologyError, ControlError) as exc:
         give_up(f"the topology did not come up: {exc}")
     if reporter is not None:
         reporter.write_line("sip-harness: " + "; ".join(topo.notes))
     # One verdict for a dead trunk, before any call: every test that needs the topology
     # reports it, instead of each call failing at its own step 1.
-    trunk_problem = topo.gateway.trunk_problem()
-    gone = topo.gateway.exited() if trunk_problem is not None else None
-    if gone is not None:
-        # said in the session's output and the topology's notes, then started once more
-        topo.notes.append(f"the gateway exited right after start-up ({gone}); started again")
-        if reporter is not None:
-            reporter.write_line(f"sip-harness: {topo.notes[-1]}")
-        try:
-            topo.ensure_up()
-        except (TopologyError, ControlError) as exc:
-            give_up(f"the topology did not come up again after the gateway exited: {exc}")
-        trunk_problem = topo.gateway.trunk_problem()
     if trunk_problem is not None:
         give_up(trunk_problem)
     if barrier is not None:

@@ -14,7 +14,7 @@ from harness.topology.config import TopologyConfig
 from harness.topology.engine import Engine
 from harness.topology.errors import TopologyError
 from harness.topology.gateway import GatewayControl
-from harness.topology.http import JsonClient
+from harness.topology.http import ControlError, JsonClient
 from harness.topology.sipp import Softphone
 
 
@@ -71,10 +71,11 @@ class Topology:
         image rebuilt by `make setup`, say), and the fixtures are reloaded."""
         self.sync_fixtures()
         cfg = self.config
-        self.notes.append(
-            f"gateway {cfg.gateway} at {cfg.address('asterisk')}, softphone {cfg.softphone}"
-            + (f" with the configuration in {cfg.gateway_config}" if cfg.gateway_config else "")
-        )
+        what = (f"gateway {cfg.gateway} at {cfg.address('asterisk')}, softphone {cfg.softphone}"
+                + (f" with the configuration in {cfg.gateway_config}" if cfg.gateway_config
+                   else ""))
+        if what not in self.notes:  # said once, also when started again
+            self.notes.append(what)
         was_up = self.compose.is_up()
         self.up_seconds = self.compose.up()
         if was_up and not self.config.external:
@@ -83,6 +84,33 @@ class Topology:
             return
         self.started_here = True
         self.notes.append(f"topology up in {self.up_seconds:.1f} s")
+
+    def ensure_up_with_trunk(self) -> str | None:
+        """``ensure_up``, then the gateway's trunk check (None: the trunk answers; else
+        why not). A gateway of the harness's own that exits during or right after
+        start-up is said in the notes and started once more: Asterisk 22 segfaulted
+        (exit 139) while loading chan_motif.so when four topologies started at once."""
+        try:
+            self.ensure_up()
+        except (TopologyError, ControlError) as exc:
+            if self.gateway.exited() is None:
+                raise
+            lines = str(exc).splitlines()
+            quoted = [line.strip(" >") for line in lines if line.strip().startswith(">")]
+            said = (lines[0].rstrip(":") + f": {quoted[-1]}" if quoted
+                    else lines[0].split("; its last log lines")[0])
+            self._start_again(f"the gateway exited during start-up ({said})")
+            return self.gateway.trunk_problem()
+        problem = self.gateway.trunk_problem()
+        gone = self.gateway.exited() if problem is not None else None
+        if gone is None:
+            return problem
+        self._start_again(f"the gateway exited right after start-up ({gone})")
+        return self.gateway.trunk_problem()
+
+    def _start_again(self, why: str) -> None:
+        self.notes.append(f"{why}; started again")
+        self.ensure_up()
 
     def phone(self) -> BaresipPhone:
         """The baresip softphone's control connection (--softphone baresip), opened on

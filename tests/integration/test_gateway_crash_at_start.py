@@ -1,4 +1,4 @@
-"""A gateway that dies right after the topology came up, before any call, is said in the
+"""A gateway that dies during or right after start-up, before any call, is said in the
 session's setup output (how its container ended, its last output; pytest shows it with -rA
 or on a failure) and started once more; the flows then run against it. Nothing is left
 running afterwards."""
@@ -30,20 +30,24 @@ ISOLATED = {
 TEST = "tests/callflow/test_gateway_state.py::test_trunk_is_qualified_and_answers"
 
 
-def test_a_gateway_dead_after_start_up_is_said_and_started_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("when", "said_as"), [
+    ("after-up", "exited right after start-up (the gateway's container exited with code 137"),
+    ("before-ready", "exited during start-up (asterisk exited (code 137) before it was ready"),
+])
+def test_a_gateway_dead_at_start_up_is_said_and_started_again(tmp_path: Path, when: str,
+                                                               said_as: str) -> None:
     reports = tmp_path / "reports"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-rA", "-p", "tests.support.kill_gateway_once", "-p",
          "no:cacheprovider", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml",
          TEST],
-        cwd=ROOT, env=dict(os.environ, **ISOLATED), capture_output=True, text=True,
-        timeout=600, check=False)
+        cwd=ROOT, env=dict(os.environ, HARNESS_TEST_KILL=when, **ISOLATED),
+        capture_output=True, text=True, timeout=600, check=False)
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-3000:]
-    said = [line for line in out.splitlines() if "exited right after start-up" in line]
+    said = [line for line in out.splitlines() if said_as in line]
     assert said, out[-3000:]
-    assert "the gateway's container exited with code 137" in said[0], said[0]
-    assert said[0].endswith("; started again"), said[0]
+    assert "; started again; topology up in " in said[0], said[0]
     assert "1 passed" in out
     client = docker.from_env()
     try:
