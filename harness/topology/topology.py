@@ -88,8 +88,9 @@ class Topology:
     def ensure_up_with_trunk(self) -> str | None:
         """``ensure_up``, then the gateway's trunk check (None: the trunk answers; else
         why not). A gateway of the harness's own that exits during or right after
-        start-up is said in the notes and started once more: Asterisk 22 segfaulted
-        (exit 139) while loading chan_motif.so when four topologies started at once."""
+        start-up is said in the notes and the topology started once more: Asterisk 22
+        segfaulted (exit 139) while loading its modules, in serial runs as well as when
+        four topologies started at once."""
         try:
             self.ensure_up()
         except (TopologyError, ControlError) as exc:
@@ -109,7 +110,11 @@ class Topology:
         return self.gateway.trunk_problem()
 
     def _start_again(self, why: str) -> None:
+        # The whole topology, not the gateway alone: the capture agents live in the
+        # gateway's network namespace, which its container's restart replaces (seen: the
+        # capture agent unreachable after only the gateway was started again).
         self.notes.append(f"{why}; started again")
+        self.down()
         self.ensure_up()
 
     def phone(self) -> BaresipPhone:
