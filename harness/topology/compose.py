@@ -127,7 +127,9 @@ class Compose:
         self.check("up", "-d", "--no-build", "--remove-orphans", *SERVERS, timeout=timeout)
         ready.wait(SERVERS, timeout)
         self.check("up", "-d", "--no-build", "--remove-orphans", timeout=timeout)
-        ready.wait(self.services, start + timeout - time.monotonic())
+        # the servers answered above: each probe costs a process in the container
+        ready.wait([s for s in self.services if s not in SERVERS],
+                   start + timeout - time.monotonic())
         if self._phone_registered_elsewhere(ready.engine):
             ready.wait(["softphone"], start + timeout - time.monotonic())
         return time.monotonic() - start
