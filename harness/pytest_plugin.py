@@ -137,6 +137,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUMMARY_KEY] = []
     config.pluginmanager.register(SummaryCollector(config.stash[SUMMARY_KEY]),
                                   "sip-harness-summary")
+    from harness.topology.schedule import DurationLog
+
+    config.pluginmanager.register(DurationLog(), "sip-harness-durations")
     from harness.topology.config import ConfigError
 
     try:  # a wrong option is a usage error now, not a failing call later
