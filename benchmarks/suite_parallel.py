@@ -7,7 +7,10 @@ run's verdicts (test outcomes from its junit.xml) compared against the first ser
 
 It is a benchmark: it reports, it never fails. Images must exist (`make setup`). Each mode
 uses its own compose projects (sipharness-bench, sipharness-bench-gwK on 192.168.150+ and
-ports 32000+) so a topology of yours on the defaults is left alone.
+ports 32000+) so a topology of yours on the defaults is left alone. As on a developer's
+machine, bytecode is cached (one collection first) and each run finds the call durations of
+the runs before it in the benchmark's own pytest cache (workers take the longest tests
+first); the first mode of the first run has none.
 """
 
 from __future__ import annotations
@@ -40,13 +43,32 @@ ISOLATION = {
 }
 
 
-def run_suite(mode: str, marker: str, reports: Path) -> tuple[float, int, dict[str, str]]:
+def environment() -> dict[str, str]:
+    """The runs' environment: the isolation above, and Python's bytecode cached as on a
+    developer's machine (PYTHONDONTWRITEBYTECODE would make every worker compile and
+    rewrite every test module again; `make test` unsets it too)."""
+    env = {**os.environ, **ISOLATION}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def warm_up(marker: str, cache: Path) -> None:
+    """One collection before the timed runs: the bytecode every run then finds."""
+    subprocess.run([sys.executable, "-m", "pytest", "-m", marker, "--collect-only", "-q",
+                    "-o", f"cache_dir={cache}"], cwd=ROOT, env=environment(),
+                   capture_output=True, text=True, timeout=600, check=False)
+
+
+def run_suite(mode: str, marker: str, reports: Path,
+              cache: Path) -> tuple[float, int, dict[str, str]]:
     workers = [] if mode == "serial" else ["-n", mode]
-    cmd = [sys.executable, "-m", "pytest", "-m", marker, *workers, "-q", "-p",
-           "no:cacheprovider", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml",
+    # the benchmark's own pytest cache: the call durations by which the workers take the
+    # longest tests first (harness/topology/schedule.py) come from its earlier runs
+    cmd = [sys.executable, "-m", "pytest", "-m", marker, *workers, "-q", "-o",
+           f"cache_dir={cache}", f"--reports-dir={reports}", f"--junitxml={reports}/junit.xml",
            f"--alluredir={reports}/allure-results"]
     start = time.monotonic()
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **ISOLATION},
+    done = subprocess.run(cmd, cwd=ROOT, env=environment(),
                           capture_output=True, text=True, timeout=1800, check=False)
     wall = time.monotonic() - start
     return wall, done.returncode, outcomes(reports / "junit.xml")
@@ -75,10 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     baseline: dict[str, str] | None = None
     table: dict[str, Mode] = {}
     with tempfile.TemporaryDirectory(prefix="suite-parallel-") as tmp:
+        cache = Path(tmp) / "pytest-cache"
+        warm_up(args.marker, cache)
         for run in range(args.runs):
             for mode in args.workers:  # alternating modes: drift hits each alike
                 reports = Path(tmp) / f"{mode}-{run}"
-                wall, code, seen = run_suite(mode, args.marker, reports)
+                wall, code, seen = run_suite(mode, args.marker, reports, cache)
                 if baseline is None and mode == "serial":
                     baseline = seen
                 row = table.setdefault(mode, Mode())
