@@ -253,18 +253,16 @@ def check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes,
             "0 (PCMU), with 101 for DTMF",
             str(pts))
     # One SSRC per talk spell (RFC 3550 5.1: one source's packets share one sequence and
-    # timestamp space): from the answer, and again from the resume, a new offer/answer after
-    # which a gateway may start a new source (Asterisk does when its native RTP bridge comes
-    # back after the hold and relays the far end's SSRC). Asterisk may also send a packet or
-    # two of its own as the answer goes through, before its bridge relays the far end's
-    # stream (seen: one packet 1.5 ms after the 200 OK): the same margin as the other checks
-    # applies at each spell's start, and what it hides is noted in the verdict.
-    spells = [(t.answered, t.resumed)]
-    if t.resumed is not None:
-        spells.append((t.resumed, None))
+    # timestamp space), over the talk spells the checks above read: from the answer to the
+    # hold, and from the resume, a new offer/answer after which a gateway may start a new
+    # source (Asterisk does when its native RTP bridge comes back after the hold and relays
+    # the far end's SSRC). As its bridge changes, Asterisk may send a packet or two of its
+    # own (seen: one 1.5 ms after the 200 OK; one 0.5 ms before it passed the resume on):
+    # the same margins as the other checks apply, and what they hide is noted.
     seen: list[list[int]] = []
-    for n, (start, until) in enumerate(spells):
-        sel = _window(d, start + MARGIN_S, until)
+    for n, (start, until) in enumerate(talk):
+        sel = _window(d, start + MARGIN_S if start else None,
+                      until - MARGIN_S if until else None)
         ssrcs = list(dict.fromkeys(int(x) for x in d.ssrc[sel]))
         seen.append(ssrcs)
         v.check("7" if n == 0 else "9", leg, f"RTP {who} SSRC" if n == 0 else
@@ -280,7 +278,7 @@ def check_direction(v: Verdict, leg: str, d: Direction, t: LegTimes,
     early = sorted(set(d.ssrcs) - counted)
     if early:
         v.note(f"RTP {who} on the {leg} leg: SSRC {', '.join(f'0x{x:08X}' for x in early)} only "
-               f"within {MARGIN_S * 1000:.0f} ms of the answer or resume "
+               f"within {MARGIN_S * 1000:.0f} ms of the answer, hold, resume or end "
                f"({int(np.isin(d.ssrc, early).sum())} packets)")
     if t.held is not None and t.resumed is not None:
         held = _window(d, t.held + MARGIN_S, t.resumed - MARGIN_S)
