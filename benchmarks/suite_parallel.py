@@ -3,7 +3,7 @@ from a cold start (topologies up, calls, topologies down), medians of --runs, wi
 run's verdicts (test outcomes from its junit.xml) compared against the first serial run.
 
     .venv/bin/python benchmarks/suite_parallel.py [--workers serial 1 2 4] [--runs 3]
-        [--marker callflow] [--json OUT]
+        [--marker callflow] [--json OUT] [--keep DIR]
 
 It is a benchmark: it reports, it never fails. Images must exist (`make setup`). Each mode
 uses its own compose projects (sipharness-bench, sipharness-bench-gwK on 192.168.150+ and
@@ -71,6 +71,8 @@ def run_suite(mode: str, marker: str, reports: Path,
     done = subprocess.run(cmd, cwd=ROOT, env=environment(),
                           capture_output=True, text=True, timeout=1800, check=False)
     wall = time.monotonic() - start
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "output.txt").write_text(done.stdout + done.stderr)
     return wall, done.returncode, outcomes(reports / "junit.xml")
 
 
@@ -91,12 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--marker", default="callflow")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each run's reports (junit.xml, pcaps, the workers' Asterisk "
+                             "logs, pytest's output.txt) under DIR/<mode>-<run>")
     args = parser.parse_args(argv)
     if not 1 <= args.runs <= 10:
         parser.error("--runs is 1 to 10")
     baseline: dict[str, str] | None = None
     table: dict[str, Mode] = {}
-    with tempfile.TemporaryDirectory(prefix="suite-parallel-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="suite-parallel-") as scratch:
+        tmp = str(args.keep.resolve()) if args.keep else scratch
         cache = Path(tmp) / "pytest-cache"
         warm_up(args.marker, cache)
         for run in range(args.runs):
