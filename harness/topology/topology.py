@@ -93,14 +93,11 @@ class Topology:
         four topologies started at once."""
         try:
             self.ensure_up()
-        except (TopologyError, ControlError) as exc:
-            if self.gateway.exited() is None:
+        except (TopologyError, ControlError):
+            gone = self.gateway.exited()
+            if gone is None:
                 raise
-            lines = str(exc).splitlines()
-            quoted = [line.strip(" >") for line in lines if line.strip().startswith(">")]
-            said = (lines[0].rstrip(":") + f": {quoted[-1]}" if quoted
-                    else lines[0].split("; its last log lines")[0])
-            self._start_again(f"the gateway exited during start-up ({said})")
+            self._start_again(f"the gateway exited during start-up ({gone})")
             return self.gateway.trunk_problem()
         problem = self.gateway.trunk_problem()
         gone = self.gateway.exited() if problem is not None else None

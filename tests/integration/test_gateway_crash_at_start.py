@@ -33,7 +33,7 @@ TEST = "tests/callflow/test_gateway_state.py::test_trunk_qualify_is_seen_on_the_
 
 @pytest.mark.parametrize(("when", "said_as"), [
     ("after-up", "exited right after start-up (the gateway's container exited with code 137"),
-    ("before-ready", "exited during start-up (asterisk exited (code 137) before it was ready"),
+    ("before-ready", "exited during start-up (the gateway's container exited with code 137"),
 ])
 def test_a_gateway_dead_at_start_up_is_said_and_started_again(tmp_path: Path, when: str,
                                                                said_as: str) -> None:
