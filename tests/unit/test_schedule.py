@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.topology.schedule import CACHE_KEY, longest_first
+from harness.topology.schedule import CACHE_KEY, dealt, first_chunk, longest_first
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,20 @@ def test_unknown_first_then_longest_first_and_held_tests_keep_their_order() -> N
     ordered = longest_first(tests, seconds, held=frozenset({"f", "a"}))
     # d is unknown; a and c tie (collection order); f and a hold module fixtures
     assert [t.nodeid for t in ordered] == ["d", "b", "e", "c", "a", "f"]
+
+
+def test_the_longest_are_dealt_into_the_first_chunks_forward_then_back() -> None:
+    """pytest-xdist 3.8 first sends each worker `first_chunk` consecutive tests: at -n 4
+    with the callflow suite's 33 tests, two each. Longest first as they were, worker 0
+    would have been sent the two longest."""
+    assert first_chunk(33, 4) == 2
+    assert first_chunk(200, 4) == 12
+    assert first_chunk(3, 4) == 2
+    ranked = [Node(str(n)) for n in range(10)]  # "0" is the longest
+    laid = [t.nodeid for t in dealt(ranked, workers=4, chunk=2)]
+    # worker 0 gets the 1st and the 8th longest, worker 3 the 4th and the 5th
+    assert laid == ["0", "7", "1", "6", "2", "5", "3", "4", "8", "9"]
+    assert [t.nodeid for t in dealt(ranked, workers=1, chunk=2)] == [str(n) for n in range(10)]
 
 
 TESTS = '''
