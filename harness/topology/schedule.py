@@ -68,6 +68,17 @@ def first_chunk(tests: int, workers: int) -> int:
     return max(tests // max(workers, 1) // 4, 2)
 
 
+def dist_mode(argv: Sequence[str]) -> str:
+    """The scheduling the controller's command line asks (a worker's own --dist option
+    always reads "no"); pytest-xdist's default with -n is load."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--dist="):
+            return arg.split("=", 1)[1]
+        if arg == "--dist" and i + 1 < len(argv):
+            return str(argv[i + 1])
+    return "load"
+
+
 def held_ids(items: Sequence[pytest.Item]) -> frozenset[str]:
     """The items with a fixture of a scope wider than the test and narrower than the
     session."""
@@ -99,7 +110,7 @@ class DurationLog:
         held = held_ids(items)
         ordered = longest_first(items, known, held)
         workers = int(config.workerinput.get("workercount", 1))
-        if getattr(config.option, "dist", "load") == "load" and not held:
+        if dist_mode(config.workerinput.get("mainargv", ())) == "load" and not held:
             ordered = dealt(ordered, workers, first_chunk(len(items), workers))
         items[:] = ordered
 

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.topology.schedule import CACHE_KEY, dealt, first_chunk, longest_first
+from harness.topology.schedule import CACHE_KEY, dealt, dist_mode, first_chunk, longest_first
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,29 @@ def test_a_serial_run_keeps_collection_order(tmp_path: Path) -> None:
     cache.write_text(json.dumps({"test_calls.py::test_call[3]": 9.0}))
     ran = re.findall(r"(test_calls.py::\S+) PASSED", _pytest(tmp_path, "-v"))
     assert ran[:4] == [f"test_calls.py::test_call[{n}]" for n in range(4)]
+
+
+def test_the_two_longest_go_to_different_workers(tmp_path: Path) -> None:
+    """At -n 2 the first hand-out is two consecutive tests each: longest first alone would
+    send both long ones to one worker."""
+    (tmp_path / "test_calls.py").write_text(TESTS)
+    cache = tmp_path / ".pytest_cache" / "v" / CACHE_KEY
+    cache.parent.mkdir(parents=True)
+    call = [f"test_calls.py::test_call[{n}]" for n in range(4)]
+    cache.write_text(json.dumps({call[0]: 9.0, call[1]: 8.0, call[2]: 1.0, call[3]: 1.0}))
+    (tmp_path / "test_calls.py").write_text(TESTS.split("@pytest.fixture")[0] + '''
+@pytest.mark.parametrize("n", range(4))
+def test_call(n):
+    pass
+''')
+    out = _pytest(tmp_path, "-n", "2", "-v")
+    worker = dict((test, gw) for gw, test in
+                  re.findall(r"\[(gw\d)\] \[\s*\d+%\] PASSED (test_calls.py::\S+)", out))
+    assert set(worker) == set(call), out
+    assert worker[call[0]] != worker[call[1]], out
+
+
+def test_the_scheduling_is_read_from_the_controllers_command_line() -> None:
+    assert dist_mode(["pytest", "-n", "4", "-m", "callflow"]) == "load"
+    assert dist_mode(["pytest", "-n", "2", "--dist", "loadfile"]) == "loadfile"
+    assert dist_mode(["pytest", "--dist=worksteal", "-n", "2"]) == "worksteal"
