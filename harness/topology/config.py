@@ -40,6 +40,17 @@ class AmiLogin:
         return cls(user, secret)
 
 
+# the variables that move the topology's published ports, and the fields they set
+PORT_VARIABLES = (
+    ("HARNESS_MEDIATION_PORT", "mediation_port"),
+    ("HARNESS_CAPTURE_PORT", "capture_port"),
+    ("HARNESS_SKYPE_PORT", "skype_port"),
+    ("HARNESS_XMPP_PORT", "xmpp_port"),
+    ("HARNESS_AMI_PORT", "ami_port"),
+    ("HARNESS_PHONE_PORT", "phone_port"),
+)
+
+
 @dataclass(frozen=True)
 class TopologyConfig:
     project: str = "sipharness"
@@ -225,14 +236,7 @@ class TopologyConfig:
                           ("HARNESS_SOFTPHONE", "softphone")):
             if env.get(key):
                 values[attr] = env[key]
-        for key, attr in (
-            ("HARNESS_MEDIATION_PORT", "mediation_port"),
-            ("HARNESS_CAPTURE_PORT", "capture_port"),
-            ("HARNESS_SKYPE_PORT", "skype_port"),
-            ("HARNESS_XMPP_PORT", "xmpp_port"),
-            ("HARNESS_AMI_PORT", "ami_port"),
-            ("HARNESS_PHONE_PORT", "phone_port"),
-        ):
+        for key, attr in PORT_VARIABLES:
             if key in env:
                 try:
                     values[attr] = int(env[key])

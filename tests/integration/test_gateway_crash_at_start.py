@@ -13,20 +13,12 @@ from pathlib import Path
 import docker
 import pytest
 
+from tests.support.isolation import isolated
 from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.standalone]
 
-ISOLATED = {
-    "HARNESS_PROJECT": "sipharness-crash",
-    "HARNESS_NET_PREFIX": "192.168.124",
-    "HARNESS_MEDIATION_PORT": "18468",
-    "HARNESS_CAPTURE_PORT": "18490",
-    "HARNESS_SKYPE_PORT": "18470",
-    "HARNESS_XMPP_PORT": "15622",
-    "HARNESS_AMI_PORT": "15438",
-    "HARNESS_PHONE_PORT": "18440",
-}
+ISOLATED = isolated("sipharness-crash", "192.168.124", 400)
 # a flow with its capture: the capture agents share the gateway's network namespace
 TEST = "tests/callflow/test_gateway_state.py::test_trunk_qualify_is_seen_on_the_wire"
 

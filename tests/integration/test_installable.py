@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.isolation import isolated
 from tests.support.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.standalone]
 
 # its own compose project, subnet and ports: the suite's topology may be up meanwhile
-ISOLATED = {
-    "HARNESS_PROJECT": "sipharness-installed",
-    "HARNESS_NET_PREFIX": "192.168.119",
-    "HARNESS_MEDIATION_PORT": "18268",
-    "HARNESS_CAPTURE_PORT": "18290",
-    "HARNESS_SKYPE_PORT": "18270",
-    "HARNESS_XMPP_PORT": "15422",
-    "HARNESS_AMI_PORT": "15238",
-}
+ISOLATED = isolated("sipharness-installed", "192.168.119", 200)
 
 # The flow is the gateway's Skype for SIP registration: SIP only, so the packaging test does
 # not hang on RTP timing, which the callflow suite checks on its own (a busy machine during
